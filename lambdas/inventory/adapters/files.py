@@ -1,0 +1,70 @@
+"""Reading uploaded inventory files from S3 and writing their reports back."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """An uploaded object, open for streaming."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    version_id: str | None
+    body: BinaryIO
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "uri": self.uri,
+            "size": self.size,
+            "etag": self.etag,
+            "version_id": self.version_id,
+        }
+
+
+class FileStore:
+    """The uploads bucket (read) and the reports bucket (write) of one stack."""
+
+    def __init__(self, s3: Any, reports_bucket: str) -> None:
+        self._s3 = s3
+        self._reports_bucket = reports_bucket
+
+    def open(self, bucket: str, key: str) -> StoredFile | None:
+        """Open an uploaded object for streaming; None if it was deleted before we got to it."""
+        try:
+            response = self._s3.get_object(Bucket=bucket, Key=key)
+        except self._s3.exceptions.NoSuchKey:
+            return None
+        return StoredFile(
+            bucket=bucket,
+            key=key,
+            size=response["ContentLength"],
+            etag=response.get("ETag", "").strip('"'),
+            version_id=response.get("VersionId"),
+            body=response["Body"],
+        )
+
+    def write_report(self, key: str, report: dict[str, Any]) -> str:
+        """Store the report for the upload at `key`; return the report's s3:// URI."""
+        report_key = report_key_for(key)
+        self._s3.put_object(
+            Bucket=self._reports_bucket,
+            Key=report_key,
+            Body=json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8"),
+            ContentType="application/json; charset=utf-8",
+        )
+        return f"s3://{self._reports_bucket}/{report_key}"
+
+
+def report_key_for(upload_key: str) -> str:
+    """Where the report for an upload lives in the reports bucket: beside its name, `.report.json`."""
+    return f"{upload_key}.report.json"

@@ -1,0 +1,312 @@
+"""Streaming readers for inventory files: CSV with a header, a JSON array, or JSON Lines.
+
+Pure Python, no AWS. A reader turns a binary stream into `Record`s one at a time, so memory
+stays flat whatever the file size. A problem with one record is carried on the record (the
+validator turns it into a row rejection); a problem with the file as a whole raises
+`FileRejected`, possibly after some records were already produced.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+FIELDS = ("store", "item", "count")
+
+# A record (a CSV line or a JSON value) longer than this is rejected on its own; it keeps one
+# hostile line from holding the whole file in memory.
+MAX_RECORD_CHARS = 64 * 1024
+
+_SNIFF_BYTES = 64 * 1024
+_CSV_EXTENSIONS = {".csv"}
+_JSON_EXTENSIONS = {".json"}
+_JSON_LINES_EXTENSIONS = {".jsonl", ".ndjson"}
+
+csv.field_size_limit(MAX_RECORD_CHARS)
+
+
+class FileRejected(Exception):
+    """The file as a whole cannot be read; `reason` says why in words the uploader can act on."""
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+@dataclass(slots=True)
+class Record:
+    """One raw record: its line number, its fields by name, or why it could not be split."""
+
+    line: int
+    fields: dict[str, Any]
+    problem: str | None = None
+
+
+def read_records(stream: BinaryIO, filename: str) -> Iterator[Record]:
+    """Yield the records of an inventory file, choosing the reader from the file's extension.
+
+    Raises:
+        FileRejected: the file is empty, binary, not UTF-8, of an unknown type, or its content
+            does not match its extension; or, part-way through, it stops being readable.
+    """
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(
+        _RawAdapter(stream), buffer_size=_SNIFF_BYTES
+    )
+    head = buffered.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
+    _reject_unreadable(head)
+    kind = _kind_from_extension(filename)
+    first = _first_significant_char(head)
+    if kind == "csv" and first in ("[", "{"):
+        raise FileRejected("the file is named .csv but contains JSON; rename it to .json")
+    if kind in ("json", "jsonl") and first not in ("[", "{"):
+        raise FileRejected(
+            "the file is named .json but is not JSON: expected an array of objects or JSON Lines"
+        )
+    text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="strict", newline="")
+    try:
+        if kind == "csv":
+            yield from _read_csv(text)
+        elif first == "[":
+            yield from _read_json_array(text)
+        else:
+            yield from _read_json_lines(text)
+    except UnicodeDecodeError as error:
+        raise FileRejected(f"the file is not valid UTF-8 (byte {error.object[error.start]:#04x})")
+
+
+class _RawAdapter(io.RawIOBase):
+    """Lets any object with `read(n)` (an S3 StreamingBody, a socket file) feed BufferedReader."""
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self._source.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def _reject_unreadable(head: bytes) -> None:
+    if not head:
+        raise FileRejected("the file is empty")
+    if head.startswith(b"\x1f\x8b"):
+        raise FileRejected("the file is gzip-compressed; upload it uncompressed")
+    if head.startswith(b"PK\x03\x04"):
+        raise FileRejected(
+            "the file is a ZIP archive (an Excel workbook?); export it as CSV (UTF-8)"
+        )
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        raise FileRejected("the file is UTF-32; save it as UTF-8")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise FileRejected("the file is UTF-16; save it as UTF-8")
+    if b"\x00" in head:
+        raise FileRejected("the file contains NUL bytes: it is binary or UTF-16, not UTF-8 text")
+    try:
+        # final=False: the sniffed window may end in the middle of a multi-byte character.
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as error:
+        raise FileRejected(
+            f"the file is not valid UTF-8 (byte {head[error.start]:#04x} at offset "
+            f"{error.start}); save it as UTF-8"
+        ) from None
+
+
+def _kind_from_extension(filename: str) -> str:
+    extension = os.path.splitext(filename)[1].lower()
+    if extension in _CSV_EXTENSIONS:
+        return "csv"
+    if extension in _JSON_EXTENSIONS:
+        return "json"
+    if extension in _JSON_LINES_EXTENSIONS:
+        return "jsonl"
+    raise FileRejected(
+        f"unsupported file type {extension or '(no extension)'!r}; upload .csv, .json or .jsonl"
+    )
+
+
+def _first_significant_char(head: bytes) -> str:
+    stripped = head.removeprefix(codecs.BOM_UTF8).lstrip()
+    return chr(stripped[0]) if stripped else ""
+
+
+def _read_csv(text: io.TextIOWrapper) -> Iterator[Record]:
+    reader = csv.reader(text, strict=False)
+    header, header_line = _read_header(reader)
+    width = len(FIELDS)
+    store_at, item_at, count_at = (header.index(name) for name in FIELDS)
+    produced_rows = False
+    line = reader.line_num
+    while True:
+        try:
+            # One loop per stretch of well-formed CSV: a csv.Error ends the inner loop, the
+            # broken record is reported, and reading resumes on the next line.
+            for row in reader:
+                start, line = line + 1, reader.line_num
+                if len(row) == width:
+                    produced_rows = True
+                    yield Record(
+                        start,
+                        {"store": row[store_at], "item": row[item_at], "count": row[count_at]},
+                    )
+                elif row:  # a blank line carries no data
+                    produced_rows = True
+                    yield _odd_width_record(start, row, header)
+            break
+        except csv.Error as error:
+            start, line = line + 1, reader.line_num
+            produced_rows = True
+            yield Record(start, {}, _csv_problem(error))
+    if not produced_rows:
+        raise FileRejected("the file has a header but no data rows", header_line)
+
+
+def _odd_width_record(line: int, row: list[str], header: list[str]) -> Record:
+    width = len(header)
+    if len(row) > width:
+        return Record(line, {}, f"too many columns: expected {width}, found {len(row)}")
+    fields = dict(zip(header, row))
+    missing = ", ".join(name for name in FIELDS if name not in fields)
+    return Record(line, fields, f"missing field: {missing}")
+
+
+def _read_header(reader: Any) -> tuple[list[str], int]:
+    for raw in reader:
+        if not raw or not any(cell.strip() for cell in raw):
+            continue
+        header = [cell.strip().lower() for cell in raw]
+        line = reader.line_num
+        if sorted(header) != sorted(FIELDS):
+            found = ",".join(header)[:200]
+            raise FileRejected(
+                f"the header must name the columns store, item, count (in any order); "
+                f"found {found!r}",
+                line,
+            )
+        return header, line
+    raise FileRejected("the file has no header and no rows")
+
+
+def _csv_problem(error: csv.Error) -> str:
+    if "field larger than field limit" in str(error):
+        return f"a field is longer than {MAX_RECORD_CHARS} characters"
+    return f"malformed CSV: {error}"
+
+
+def _read_json_lines(text: io.TextIOWrapper) -> Iterator[Record]:
+    produced = False
+    line = 0
+    while True:
+        raw = text.readline(MAX_RECORD_CHARS + 1)
+        if not raw:
+            break
+        line += 1
+        if len(raw) > MAX_RECORD_CHARS and not raw.endswith("\n"):
+            _skip_rest_of_line(text)
+            produced = True
+            yield Record(line, {}, f"the line is longer than {MAX_RECORD_CHARS} characters")
+            continue
+        if not raw.strip():
+            continue
+        produced = True
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as error:
+            yield Record(line, {}, f"invalid JSON: {error.msg}")
+            continue
+        yield _json_record(line, value)
+    if not produced:
+        raise FileRejected("the file contains no JSON records")
+
+
+def _skip_rest_of_line(text: io.TextIOWrapper) -> None:
+    while True:
+        chunk = text.readline(MAX_RECORD_CHARS)
+        if not chunk or chunk.endswith("\n"):
+            return
+
+
+def _json_record(line: int, value: Any) -> Record:
+    if not isinstance(value, dict):
+        return Record(line, {}, "expected a JSON object with store, item and count")
+    unexpected = sorted(key for key in value if key not in FIELDS)
+    if unexpected:
+        names = ", ".join(str(key)[:40] for key in unexpected[:5])
+        return Record(line, value, f"unexpected field: {names}")
+    missing = [name for name in FIELDS if name not in value]
+    if missing:
+        return Record(line, value, f"missing field: {', '.join(missing)}")
+    return Record(line, value)
+
+
+def _read_json_array(text: io.TextIOWrapper) -> Iterator[Record]:
+    """Decode the elements of a top-level JSON array one by one, never holding the whole file."""
+    decoder = json.JSONDecoder()
+    chunk_size = 64 * 1024
+    buffer = text.read(chunk_size)
+    position = buffer.index("[") + 1
+    line = 1 + buffer.count("\n", 0, position)
+    at_eof = False
+    expect_value = True
+    produced = False
+
+    def refill() -> bool:
+        nonlocal buffer, position, at_eof
+        more = text.read(chunk_size)
+        buffer = buffer[position:] + more
+        position = 0
+        at_eof = not more
+        return bool(more)
+
+    while True:
+        # Skip whitespace and the comma between values, counting newlines for line numbers.
+        while True:
+            while position < len(buffer) and buffer[position] in " \t\r\n":
+                if buffer[position] == "\n":
+                    line += 1
+                position += 1
+            if position < len(buffer) or not refill():
+                break
+        if position >= len(buffer):
+            raise FileRejected("the JSON array is not closed with ']'", line)
+        char = buffer[position]
+        if char == "]":
+            if not produced and expect_value:
+                raise FileRejected("the JSON array is empty")
+            return
+        if char == "," and not expect_value:
+            position += 1
+            expect_value = True
+            continue
+        if not expect_value:
+            raise FileRejected(f"invalid JSON after the value ending on line {line}", line)
+        try:
+            value, end = decoder.raw_decode(buffer, position)
+        except json.JSONDecodeError as error:
+            if len(buffer) - position > MAX_RECORD_CHARS:
+                raise FileRejected(
+                    f"a JSON value is longer than {MAX_RECORD_CHARS} characters or invalid "
+                    f"({error.msg})",
+                    line,
+                ) from None
+            if refill() or not at_eof:
+                continue
+            raise FileRejected(f"invalid JSON: {error.msg}", line) from None
+        if end == len(buffer) and not at_eof and isinstance(value, int | float):
+            # A number at the very end of the buffer may continue in the next chunk.
+            if refill():
+                continue
+        produced = True
+        yield _json_record(line, value)
+        line += buffer.count("\n", position, end)
+        position = end
+        expect_value = False

@@ -1,0 +1,35 @@
+"""The functions' settings, read from the environment when used (never at import time)."""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024
+DEFAULT_WRITE_LANES = 8
+
+
+def required(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"environment variable {name} is not set")
+    return value
+
+
+def table_name() -> str:
+    return required("TABLE_NAME")
+
+
+def reports_bucket() -> str:
+    return required("REPORTS_BUCKET")
+
+
+def topic_arn() -> str:
+    return required("TOPIC_ARN")
+
+
+def max_file_bytes() -> int:
+    return int(os.environ.get("MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES))
+
+
+def write_lanes() -> int:
+    return int(os.environ.get("WRITE_LANES", DEFAULT_WRITE_LANES))

@@ -1,0 +1,1 @@
+"""Builds, describes and destroys one inventory stack with boto3: `python -m provision --help`."""

@@ -1,0 +1,68 @@
+"""python -m provision [up|outputs|destroy] [--stack NAME] [--endpoint-url URL] ...
+
+With no endpoint (flag or AWS_ENDPOINT_URL) it targets real AWS, with the usual profile and
+region resolution of boto3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from provision import deploy
+from provision.resources import Changes
+from provision.stack import DEFAULT_STACK, Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m provision", description=__doc__.split("\n")[0])
+    parser.add_argument("command", nargs="?", default="up", choices=["up", "outputs", "destroy"])
+    parser.add_argument("--stack", default=DEFAULT_STACK, help="name every resource derives from")
+    parser.add_argument("--endpoint-url", help="emulator endpoint (default: $AWS_ENDPOINT_URL)")
+    parser.add_argument("--region", help="region (default: the profile's, else us-east-1)")
+    parser.add_argument("--email", help="subscribe this address to the alerts (up)")
+    parser.add_argument("--sms", help="subscribe this phone number (E.164) to the alerts (up)")
+    parser.add_argument(
+        "--max-file-mb", type=int, help="largest file the loader accepts (up; default 50)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only the outputs JSON")
+    args = parser.parse_args(argv)
+
+    def say(line: str) -> None:
+        if not args.quiet:
+            print(line, file=sys.stderr)
+
+    try:
+        aws = deploy.connect(args.endpoint_url, args.region)
+        stack = deploy.locate(aws, args.stack)
+        target = aws.endpoint_url or f"AWS account {stack.account}"
+        if args.command == "up":
+            settings = Settings()
+            if args.max_file_mb:
+                settings = replace(settings, max_file_bytes=args.max_file_mb * 1024 * 1024)
+            say(f"provisioning stack {stack.name!r} on {target} ({stack.region})")
+            changes = Changes(echo=say)
+            result = deploy.up(aws, stack, settings, args.email, args.sms, changes)
+            say(f"{len(changes.made)} change(s)" if changes.made else "already up to date")
+            print(json.dumps(result, indent=2))
+        elif args.command == "outputs":
+            print(json.dumps(deploy.outputs(aws, stack), indent=2))
+        else:
+            say(f"destroying stack {stack.name!r} on {target} ({stack.region})")
+            changes = deploy.destroy(aws, stack, Changes(echo=say))
+            say(f"{len(changes.made)} resource(s) removed" if changes.made else "nothing to remove")
+    except deploy.StackNotFound as error:
+        print(f"error: {error}; run `python -m provision up` first", file=sys.stderr)
+        return 1
+    except (ClientError, BotoCoreError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

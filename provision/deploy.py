@@ -1,0 +1,238 @@
+"""The inventory stack, top to bottom: what `up` builds, what `outputs` reports, what
+`destroy` removes. Reads like the architecture diagram in the README."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import boto3
+
+from provision import packaging, policies
+from provision.resources import (
+    Aws,
+    Changes,
+    FunctionSpec,
+    StreamMappingSpec,
+    delete_bucket,
+    delete_function,
+    delete_queue,
+    delete_role,
+    delete_table,
+    delete_topic,
+    ensure_async_invoke_config,
+    ensure_bucket,
+    ensure_bucket_notification,
+    ensure_function,
+    ensure_invoke_permission,
+    ensure_queue,
+    ensure_role,
+    ensure_stream_mapping,
+    ensure_subscription,
+    ensure_table,
+    ensure_topic,
+    find_topic,
+    queue_url,
+)
+from provision.stack import Settings, Stack
+
+RUNTIME = "python3.11"
+# Failed events wait here for an operator; 14 days is SQS's longest retention.
+FAILURE_QUEUE_ATTRIBUTES = {"MessageRetentionPeriod": str(14 * 24 * 3600), "SqsManagedSseEnabled": "true"}
+
+
+class StackNotFound(Exception):
+    """`outputs` was asked about a stack that is not there."""
+
+
+def connect(endpoint_url: str | None = None, region: str | None = None) -> Aws:
+    """Clients for the target: `endpoint_url`, else AWS_ENDPOINT_URL, else AWS itself."""
+    session = boto3.Session(region_name=region)
+    if session.region_name is None:
+        session = boto3.Session(region_name="us-east-1")
+    return Aws(session, endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None)
+
+
+def locate(aws: Aws, name: str) -> Stack:
+    """The stack called `name` in the caller's account and region."""
+    identity = aws.sts.get_caller_identity()
+    partition = str(identity["Arn"]).split(":")[1]
+    return Stack(name, str(identity["Account"]), aws.session.region_name, partition)
+
+
+def up(
+    aws: Aws,
+    stack: Stack,
+    settings: Settings = Settings(),
+    email: str | None = None,
+    sms: str | None = None,
+    changes: Changes | None = None,
+) -> dict[str, Any]:
+    """Build the stack, or bring an existing one in line; returns its outputs."""
+    changes = changes or Changes()
+
+    # Storage: uploads come in, reports go out to a bucket that triggers nothing.
+    ensure_bucket(aws, stack.uploads_bucket, stack.region, changes)
+    ensure_bucket(aws, stack.reports_bucket, stack.region, changes)
+    stream_arn = ensure_table(aws, stack.table, changes)
+
+    # Alerts: the topic, the queue programs read alerts from, and people's subscriptions.
+    topic_arn = ensure_topic(aws, stack.topic, changes)
+    alerts_url = ensure_queue(
+        aws,
+        stack.alerts_queue,
+        {
+            "SqsManagedSseEnabled": "true",
+            "Policy": json.dumps(policies.alerts_queue_policy(stack)),
+        },
+        changes,
+    )
+    raw = {"RawMessageDelivery": "true"}
+    ensure_subscription(
+        aws, topic_arn, "sqs", stack.queue_arn(stack.alerts_queue), raw, changes
+    )
+    if email:
+        ensure_subscription(aws, topic_arn, "email", email, {}, changes)
+    if sms:
+        ensure_subscription(aws, topic_arn, "sms", sms, {}, changes)
+
+    # Where events that failed every retry wait for an operator.
+    ensure_queue(aws, stack.load_failures_queue, FAILURE_QUEUE_ATTRIBUTES, changes)
+    ensure_queue(aws, stack.alert_failures_queue, FAILURE_QUEUE_ATTRIBUTES, changes)
+
+    # load_inventory: S3 ObjectCreated -> DynamoDB, a report per file.
+    load_arn = ensure_function(
+        aws,
+        _function_spec(
+            stack.load_function,
+            "load_inventory",
+            ensure_role(
+                aws,
+                stack.load_role,
+                policies.LAMBDA_TRUST,
+                policies.load_inventory_policy(stack),
+                changes,
+            ),
+            settings.load_timeout_seconds,
+            settings.load_memory_mb,
+            {
+                "TABLE_NAME": stack.table,
+                "REPORTS_BUCKET": stack.reports_bucket,
+                "MAX_FILE_BYTES": str(settings.max_file_bytes),
+                "POWERTOOLS_METRICS_NAMESPACE": "Inventory",
+            },
+        ),
+        changes,
+    )
+    ensure_async_invoke_config(
+        aws,
+        stack.load_function,
+        settings.load_max_retries,
+        stack.queue_arn(stack.load_failures_queue),
+        changes,
+    )
+    ensure_invoke_permission(
+        aws,
+        stack.load_function,
+        "s3.amazonaws.com",
+        stack.bucket_arn(stack.uploads_bucket),
+        stack.account,
+        changes,
+    )
+    ensure_bucket_notification(aws, stack.uploads_bucket, load_arn, changes)
+
+    # check_stock: the table's stream -> SNS when an item runs out.
+    ensure_function(
+        aws,
+        _function_spec(
+            stack.check_function,
+            "check_stock",
+            ensure_role(
+                aws,
+                stack.check_role,
+                policies.LAMBDA_TRUST,
+                policies.check_stock_policy(stack),
+                changes,
+            ),
+            settings.check_timeout_seconds,
+            settings.check_memory_mb,
+            {"TOPIC_ARN": topic_arn, "POWERTOOLS_METRICS_NAMESPACE": "Inventory"},
+        ),
+        changes,
+    )
+    ensure_stream_mapping(
+        aws,
+        StreamMappingSpec(
+            function=stack.check_function,
+            stream_arn=stream_arn,
+            batch_size=settings.stream_batch_size,
+            max_retries=settings.stream_max_retries,
+            max_record_age_seconds=settings.stream_max_record_age_seconds,
+            on_failure_arn=stack.queue_arn(stack.alert_failures_queue),
+        ),
+        changes,
+    )
+    return _outputs(aws, stack, topic_arn, alerts_url)
+
+
+def _function_spec(
+    name: str, source: str, role_arn: str, timeout: int, memory_mb: int, env: dict[str, str]
+) -> FunctionSpec:
+    package = packaging.build_zip(source)
+    return FunctionSpec(
+        name=name,
+        role_arn=role_arn,
+        package=package,
+        code_sha256=packaging.code_sha256(package),
+        handler=packaging.HANDLER,
+        runtime=RUNTIME,
+        timeout=timeout,
+        memory_mb=memory_mb,
+        environment=env,
+    )
+
+
+def outputs(aws: Aws, stack: Stack) -> dict[str, Any]:
+    """The stack's names and addresses, for scripts and tests; StackNotFound if it is absent."""
+    topic_arn = find_topic(aws, stack.topic)
+    alerts_url = queue_url(aws, stack.alerts_queue)
+    if topic_arn is None or alerts_url is None:
+        raise StackNotFound(f"stack {stack.name!r} is not provisioned here")
+    return _outputs(aws, stack, topic_arn, alerts_url)
+
+
+def _outputs(aws: Aws, stack: Stack, topic_arn: str, alerts_url: str) -> dict[str, Any]:
+    return {
+        "stack": stack.name,
+        "endpoint": aws.endpoint_url,
+        "region": stack.region,
+        "account": stack.account,
+        "uploads_bucket": stack.uploads_bucket,
+        "reports_bucket": stack.reports_bucket,
+        "table": stack.table,
+        "topic_arn": topic_arn,
+        "alerts_queue_url": alerts_url,
+        "load_failures_queue_url": queue_url(aws, stack.load_failures_queue),
+        "alert_failures_queue_url": queue_url(aws, stack.alert_failures_queue),
+        "functions": {
+            "load_inventory": stack.load_function,
+            "check_stock": stack.check_function,
+        },
+    }
+
+
+def destroy(aws: Aws, stack: Stack, changes: Changes | None = None) -> Changes:
+    """Remove everything `up` made, in reverse order; a missing piece is skipped."""
+    changes = changes or Changes()
+    delete_function(aws, stack.check_function, changes)
+    delete_function(aws, stack.load_function, changes)
+    delete_role(aws, stack.check_role, changes)
+    delete_role(aws, stack.load_role, changes)
+    for queue in stack.queues:
+        delete_queue(aws, queue, changes)
+    delete_topic(aws, stack.topic, changes)
+    delete_table(aws, stack.table, changes)
+    delete_bucket(aws, stack.uploads_bucket, changes)
+    delete_bucket(aws, stack.reports_bucket, changes)
+    return changes

@@ -1,0 +1,574 @@
+"""One function per kind of resource: make it exist with the given settings, or remove it.
+
+Each `ensure_*` is idempotent: it reads what is there, changes only what differs, and records
+what it did in `Changes`, so a second run of provisioning records nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import boto3
+from botocore.exceptions import ClientError
+
+T = TypeVar("T")
+
+
+@dataclass
+class Changes:
+    """What a provisioning run created, updated or deleted, in order."""
+
+    made: list[str] = field(default_factory=list)
+    echo: Callable[[str], None] | None = None
+
+    def record(self, action: str, kind: str, name: str) -> None:
+        line = f"{action:8} {kind} {name}"
+        self.made.append(line)
+        if self.echo:
+            self.echo(line)
+
+
+class Aws:
+    """The clients of one target: an endpoint (MiniStack, LocalStack) or AWS itself."""
+
+    def __init__(self, session: boto3.Session, endpoint_url: str | None) -> None:
+        self.session = session
+        self.endpoint_url = endpoint_url
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.session.client(  # type: ignore[call-overload]
+                service, endpoint_url=self.endpoint_url
+            )
+        return self._clients[service]
+
+    s3 = property(lambda self: self.client("s3"))
+    dynamodb = property(lambda self: self.client("dynamodb"))
+    sns = property(lambda self: self.client("sns"))
+    sqs = property(lambda self: self.client("sqs"))
+    iam = property(lambda self: self.client("iam"))
+    logs = property(lambda self: self.client("logs"))
+    sts = property(lambda self: self.client("sts"))
+    lambda_ = property(lambda self: self.client("lambda"))
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def missing(error: ClientError, *codes: str) -> bool:
+    """True if `error` says the resource does not exist."""
+    return error_code(error) in codes or error.response.get("ResponseMetadata", {}).get(
+        "HTTPStatusCode"
+    ) == 404
+
+
+def ignore_missing(call: Callable[[], T], *codes: str) -> T | None:
+    try:
+        return call()
+    except ClientError as error:
+        if missing(error, *codes):
+            return None
+        raise
+
+
+def retry_while(
+    call: Callable[[], T], retryable: Callable[[ClientError], bool], timeout: float, what: str
+) -> T:
+    """Call until it stops failing with a retryable error (IAM's eventual consistency on AWS)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.5
+    while True:
+        try:
+            return call()
+        except ClientError as error:
+            if not retryable(error) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)  # a backoff between attempts, bounded by the deadline above
+            delay = min(delay * 2, 5)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll `predicate` until it is true; raise TimeoutError naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    delay = 0.1
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(delay)
+        delay = min(delay * 2, 2)
+
+
+# ---------------------------------------------------------------- S3
+
+
+def ensure_bucket(aws: Aws, name: str, region: str, changes: Changes) -> None:
+    """A private, encrypted bucket."""
+    if ignore_missing(lambda: aws.s3.head_bucket(Bucket=name), "404", "NoSuchBucket") is None:
+        options: dict[str, Any] = {}
+        if region != "us-east-1":
+            options["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        aws.s3.create_bucket(Bucket=name, **options)
+        changes.record("created", "bucket", name)
+    block_all = {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    current = ignore_missing(
+        lambda: aws.s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"],
+        "NoSuchPublicAccessBlockConfiguration",
+    )
+    if current != block_all:
+        aws.s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=block_all)
+        changes.record("updated", "bucket public access block", name)
+    encryption = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+    rules = ignore_missing(
+        lambda: aws.s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"],
+        "ServerSideEncryptionConfigurationNotFoundError",
+    )
+    current_algorithms = [
+        rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")
+        for rule in (rules or {}).get("Rules", [])
+    ]
+    if current_algorithms != ["AES256"]:
+        aws.s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=encryption)
+        changes.record("updated", "bucket encryption", name)
+
+
+def ensure_bucket_notification(
+    aws: Aws, bucket: str, function_arn: str, changes: Changes
+) -> None:
+    """Every object created in `bucket` invokes the function."""
+    wanted = [
+        {
+            "Id": "load-inventory",
+            "LambdaFunctionArn": function_arn,
+            "Events": ["s3:ObjectCreated:*"],
+        }
+    ]
+    current = aws.s3.get_bucket_notification_configuration(Bucket=bucket)
+    have = [
+        {key: config.get(key) for key in ("Id", "LambdaFunctionArn", "Events")}
+        for config in current.get("LambdaFunctionConfigurations", [])
+    ]
+    if have != wanted:
+        aws.s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"LambdaFunctionConfigurations": wanted}
+        )
+        changes.record("updated", "bucket notification", bucket)
+
+
+def delete_bucket(aws: Aws, name: str, changes: Changes) -> None:
+    """Empty the bucket, every version of every object, then delete it."""
+    if ignore_missing(lambda: aws.s3.head_bucket(Bucket=name), "404", "NoSuchBucket") is None:
+        return
+    paginator = aws.s3.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=name):
+        doomed = [
+            {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+            for entry in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        for start in range(0, len(doomed), 1000):
+            aws.s3.delete_objects(
+                Bucket=name, Delete={"Objects": doomed[start : start + 1000], "Quiet": True}
+            )
+    aws.s3.delete_bucket(Bucket=name)
+    changes.record("deleted", "bucket", name)
+
+
+# ---------------------------------------------------------------- DynamoDB
+
+
+def ensure_table(aws: Aws, name: str, changes: Changes) -> str:
+    """The inventory table: on-demand, keyed by store and item, streaming both images.
+
+    Returns the stream ARN.
+    """
+    stream = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    description = ignore_missing(
+        lambda: aws.dynamodb.describe_table(TableName=name)["Table"], "ResourceNotFoundException"
+    )
+    if description is None:
+        aws.dynamodb.create_table(
+            TableName=name,
+            AttributeDefinitions=[
+                {"AttributeName": "store", "AttributeType": "S"},
+                {"AttributeName": "item", "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": "store", "KeyType": "HASH"},
+                {"AttributeName": "item", "KeyType": "RANGE"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification=stream,
+        )
+        changes.record("created", "table", name)
+    elif description.get("StreamSpecification") != stream:
+        aws.dynamodb.update_table(TableName=name, StreamSpecification=stream)
+        changes.record("updated", "table stream", name)
+    aws.dynamodb.get_waiter("table_exists").wait(
+        TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+    )
+    wait_until(
+        lambda: aws.dynamodb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE",
+        120,
+        f"table {name} to be active",
+    )
+    return str(aws.dynamodb.describe_table(TableName=name)["Table"]["LatestStreamArn"])
+
+
+def delete_table(aws: Aws, name: str, changes: Changes) -> None:
+    if ignore_missing(
+        lambda: aws.dynamodb.delete_table(TableName=name), "ResourceNotFoundException"
+    ):
+        aws.dynamodb.get_waiter("table_not_exists").wait(
+            TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )
+        changes.record("deleted", "table", name)
+
+
+# ---------------------------------------------------------------- SNS and SQS
+
+
+def ensure_topic(aws: Aws, name: str, changes: Changes) -> str:
+    """The alert topic; returns its ARN."""
+    existing = find_topic(aws, name)
+    if existing:
+        return existing
+    arn = str(aws.sns.create_topic(Name=name)["TopicArn"])
+    changes.record("created", "topic", name)
+    return arn
+
+
+def find_topic(aws: Aws, name: str) -> str | None:
+    for page in aws.sns.get_paginator("list_topics").paginate():
+        for topic in page.get("Topics", []):
+            if topic["TopicArn"].rsplit(":", 1)[-1] == name:
+                return str(topic["TopicArn"])
+    return None
+
+
+def ensure_subscription(
+    aws: Aws,
+    topic_arn: str,
+    protocol: str,
+    endpoint: str,
+    attributes: dict[str, str],
+    changes: Changes,
+) -> None:
+    """Subscribe `endpoint` once; an existing subscription keeps its ARN."""
+    for page in aws.sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
+        for subscription in page.get("Subscriptions", []):
+            if subscription["Protocol"] == protocol and subscription["Endpoint"] == endpoint:
+                return
+    aws.sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol=protocol,
+        Endpoint=endpoint,
+        Attributes=attributes,
+        ReturnSubscriptionArn=True,
+    )
+    changes.record("created", f"{protocol} subscription", endpoint)
+
+
+def delete_topic(aws: Aws, name: str, changes: Changes) -> None:
+    arn = find_topic(aws, name)
+    if arn is None:
+        return
+    for page in aws.sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn):
+        for subscription in page.get("Subscriptions", []):
+            if subscription["SubscriptionArn"].startswith("arn:"):  # not PendingConfirmation
+                aws.sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+    aws.sns.delete_topic(TopicArn=arn)
+    changes.record("deleted", "topic", name)
+
+
+def ensure_queue(aws: Aws, name: str, attributes: dict[str, str], changes: Changes) -> str:
+    """A queue with exactly these attributes; returns its URL."""
+    url = queue_url(aws, name)
+    if url is None:
+        url = str(aws.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
+        changes.record("created", "queue", name)
+        return url
+    current = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(attributes)).get(
+        "Attributes", {}
+    )
+    differing = {
+        key: value for key, value in attributes.items() if not _same(current.get(key), value)
+    }
+    if differing:
+        aws.sqs.set_queue_attributes(QueueUrl=url, Attributes=differing)
+        changes.record("updated", "queue", name)
+    return url
+
+
+def _same(current: str | None, wanted: str) -> bool:
+    if current is None:
+        return False
+    if wanted.startswith("{"):  # JSON policies come back reformatted
+        return bool(json.loads(current) == json.loads(wanted))
+    return current == wanted
+
+
+def queue_url(aws: Aws, name: str) -> str | None:
+    return ignore_missing(
+        lambda: str(aws.sqs.get_queue_url(QueueName=name)["QueueUrl"]),
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+    )
+
+
+def delete_queue(aws: Aws, name: str, changes: Changes) -> None:
+    url = queue_url(aws, name)
+    if url is not None:
+        aws.sqs.delete_queue(QueueUrl=url)
+        changes.record("deleted", "queue", name)
+
+
+# ---------------------------------------------------------------- IAM
+
+
+def ensure_role(
+    aws: Aws, name: str, trust: dict[str, Any], policy: dict[str, Any], changes: Changes
+) -> str:
+    """A role `trust` may assume, with `policy` inline as its only permissions; returns its ARN."""
+    role = ignore_missing(lambda: aws.iam.get_role(RoleName=name)["Role"], "NoSuchEntity")
+    if role is None:
+        role = aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))[
+            "Role"
+        ]
+        changes.record("created", "role", name)
+    current = ignore_missing(
+        lambda: aws.iam.get_role_policy(RoleName=name, PolicyName=name)["PolicyDocument"],
+        "NoSuchEntity",
+    )
+    if isinstance(current, str):  # some emulators return the document still URL-encoded JSON
+        current = json.loads(current)
+    if current != policy:
+        aws.iam.put_role_policy(
+            RoleName=name, PolicyName=name, PolicyDocument=json.dumps(policy)
+        )
+        changes.record("updated", "role policy", name)
+    return str(role["Arn"])
+
+
+def delete_role(aws: Aws, name: str, changes: Changes) -> None:
+    names = ignore_missing(
+        lambda: aws.iam.list_role_policies(RoleName=name)["PolicyNames"], "NoSuchEntity"
+    )
+    if names is None:
+        return
+    for policy in names:
+        aws.iam.delete_role_policy(RoleName=name, PolicyName=policy)
+    aws.iam.delete_role(RoleName=name)
+    changes.record("deleted", "role", name)
+
+
+# ---------------------------------------------------------------- Lambda
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    role_arn: str
+    package: bytes
+    code_sha256: str
+    handler: str
+    runtime: str
+    timeout: int
+    memory_mb: int
+    environment: dict[str, str]
+
+    def configuration(self) -> dict[str, Any]:
+        return {
+            "Role": self.role_arn,
+            "Handler": self.handler,
+            "Runtime": self.runtime,
+            "Timeout": self.timeout,
+            "MemorySize": self.memory_mb,
+            "Environment": {"Variables": self.environment},
+        }
+
+
+def ensure_function(aws: Aws, spec: FunctionSpec, changes: Changes) -> str:
+    """The function with this code and configuration, active; returns its ARN."""
+    current = ignore_missing(
+        lambda: aws.lambda_.get_function(FunctionName=spec.name)["Configuration"],
+        "ResourceNotFoundException",
+    )
+    if current is None:
+        # On AWS a new role takes a few seconds before Lambda may assume it.
+        retry_while(
+            lambda: aws.lambda_.create_function(
+                FunctionName=spec.name, Code={"ZipFile": spec.package}, **spec.configuration()
+            ),
+            lambda error: error_code(error) == "InvalidParameterValueException"
+            and "assume" in str(error),
+            timeout=60,
+            what=f"role of {spec.name}",
+        )
+        changes.record("created", "function", spec.name)
+    else:
+        if current["CodeSha256"] != spec.code_sha256:
+            _wait_updated(aws, spec.name)
+            aws.lambda_.update_function_code(FunctionName=spec.name, ZipFile=spec.package)
+            changes.record("updated", "function code", spec.name)
+        wanted = spec.configuration()
+        have = {
+            "Role": current.get("Role"),
+            "Handler": current.get("Handler"),
+            "Runtime": current.get("Runtime"),
+            "Timeout": current.get("Timeout"),
+            "MemorySize": current.get("MemorySize"),
+            "Environment": {"Variables": current.get("Environment", {}).get("Variables", {})},
+        }
+        if have != wanted:
+            _wait_updated(aws, spec.name)
+            aws.lambda_.update_function_configuration(FunctionName=spec.name, **wanted)
+            changes.record("updated", "function configuration", spec.name)
+    aws.lambda_.get_waiter("function_active_v2").wait(
+        FunctionName=spec.name, WaiterConfig={"Delay": 1, "MaxAttempts": 300}
+    )
+    _wait_updated(aws, spec.name)
+    return str(aws.lambda_.get_function(FunctionName=spec.name)["Configuration"]["FunctionArn"])
+
+
+def _wait_updated(aws: Aws, name: str) -> None:
+    aws.lambda_.get_waiter("function_updated_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 300}
+    )
+
+
+def ensure_async_invoke_config(
+    aws: Aws, function: str, max_retries: int, on_failure_arn: str, changes: Changes
+) -> None:
+    """Lambda's retries for asynchronous events, then the event goes to `on_failure_arn`."""
+    wanted = {
+        "MaximumRetryAttempts": max_retries,
+        "DestinationConfig": {"OnFailure": {"Destination": on_failure_arn}},
+    }
+    current = ignore_missing(
+        lambda: aws.lambda_.get_function_event_invoke_config(FunctionName=function),
+        "ResourceNotFoundException",
+    )
+    have = None
+    if current is not None:
+        have = {
+            "MaximumRetryAttempts": current.get("MaximumRetryAttempts"),
+            "DestinationConfig": {
+                "OnFailure": current.get("DestinationConfig", {}).get("OnFailure", {})
+            },
+        }
+    if have != wanted:
+        aws.lambda_.put_function_event_invoke_config(FunctionName=function, **wanted)
+        changes.record("updated", "async invoke config", function)
+
+
+def ensure_invoke_permission(
+    aws: Aws, function: str, principal: str, source_arn: str, account: str, changes: Changes
+) -> None:
+    """Allow `principal` (a service) to invoke the function for `source_arn` only."""
+    statement_id = f"{principal.split('.')[0]}-invoke"
+    try:
+        aws.lambda_.add_permission(
+            FunctionName=function,
+            StatementId=statement_id,
+            Action="lambda:InvokeFunction",
+            Principal=principal,
+            SourceArn=source_arn,
+            SourceAccount=account,
+        )
+    except ClientError as error:
+        if error_code(error) != "ResourceConflictException":
+            raise
+        return
+    changes.record("created", "invoke permission", f"{function} for {principal}")
+
+
+@dataclass(frozen=True)
+class StreamMappingSpec:
+    function: str
+    stream_arn: str
+    batch_size: int
+    max_retries: int
+    max_record_age_seconds: int
+    on_failure_arn: str
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "BatchSize": self.batch_size,
+            "MaximumBatchingWindowInSeconds": 0,
+            "MaximumRetryAttempts": self.max_retries,
+            "MaximumRecordAgeInSeconds": self.max_record_age_seconds,
+            "BisectBatchOnFunctionError": True,
+            "DestinationConfig": {"OnFailure": {"Destination": self.on_failure_arn}},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        }
+
+
+def ensure_stream_mapping(aws: Aws, spec: StreamMappingSpec, changes: Changes) -> str:
+    """The stream drives the function with these settings; returns the mapping's UUID."""
+    mappings = aws.lambda_.list_event_source_mappings(
+        FunctionName=spec.function, EventSourceArn=spec.stream_arn
+    )["EventSourceMappings"]
+    wanted = spec.settings()
+    if not mappings:
+        uuid = str(
+            aws.lambda_.create_event_source_mapping(
+                FunctionName=spec.function,
+                EventSourceArn=spec.stream_arn,
+                # From the start of the stream: nothing written before the mapping is missed.
+                StartingPosition="TRIM_HORIZON",
+                Enabled=True,
+                **wanted,
+            )["UUID"]
+        )
+        changes.record("created", "stream mapping", spec.function)
+    else:
+        mapping = mappings[0]
+        uuid = str(mapping["UUID"])
+        have = {key: mapping.get(key) for key in wanted}
+        if have != wanted:
+            _wait_mapping_settled(aws, uuid)
+            aws.lambda_.update_event_source_mapping(UUID=uuid, **wanted)
+            changes.record("updated", "stream mapping", spec.function)
+    _wait_mapping_settled(aws, uuid)
+    return uuid
+
+
+def _wait_mapping_settled(aws: Aws, uuid: str) -> None:
+    wait_until(
+        lambda: aws.lambda_.get_event_source_mapping(UUID=uuid)["State"]
+        in ("Enabled", "Disabled"),
+        120,
+        f"event source mapping {uuid} to settle",
+    )
+
+
+def delete_function(aws: Aws, name: str, changes: Changes) -> None:
+    """The function, its event source mappings and its log group."""
+    mappings = ignore_missing(
+        lambda: aws.lambda_.list_event_source_mappings(FunctionName=name)["EventSourceMappings"],
+        "ResourceNotFoundException",
+    )
+    for mapping in mappings or []:
+        aws.lambda_.delete_event_source_mapping(UUID=mapping["UUID"])
+        changes.record("deleted", "stream mapping", name)
+    deleted = ignore_missing(
+        lambda: aws.lambda_.delete_function(FunctionName=name), "ResourceNotFoundException"
+    )
+    if deleted is not None:
+        changes.record("deleted", "function", name)
+    log_group = f"/aws/lambda/{name}"
+    deleted = ignore_missing(
+        lambda: aws.logs.delete_log_group(logGroupName=log_group), "ResourceNotFoundException"
+    )
+    if deleted is not None:
+        changes.record("deleted", "log group", log_group)
