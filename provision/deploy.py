@@ -17,6 +17,7 @@ from provision.resources import (
     StreamMappingSpec,
     delete_bucket,
     delete_function,
+    delete_log_group,
     delete_queue,
     delete_role,
     delete_table,
@@ -235,4 +236,8 @@ def destroy(aws: Aws, stack: Stack, changes: Changes | None = None) -> Changes:
     delete_table(aws, stack.table, changes)
     delete_bucket(aws, stack.uploads_bucket, changes)
     delete_bucket(aws, stack.reports_bucket, changes)
+    # Last: an invocation still finishing when its function was deleted may write its final
+    # log lines, recreating the group.
+    for function in (stack.load_function, stack.check_function):
+        delete_log_group(aws, f"/aws/lambda/{function}", changes)
     return changes

@@ -553,7 +553,7 @@ def _wait_mapping_settled(aws: Aws, uuid: str) -> None:
 
 
 def delete_function(aws: Aws, name: str, changes: Changes) -> None:
-    """The function, its event source mappings and its log group."""
+    """The function and its event source mappings (its log group: `delete_log_group`)."""
     mappings = ignore_missing(
         lambda: aws.lambda_.list_event_source_mappings(FunctionName=name)["EventSourceMappings"],
         "ResourceNotFoundException",
@@ -566,9 +566,11 @@ def delete_function(aws: Aws, name: str, changes: Changes) -> None:
     )
     if deleted is not None:
         changes.record("deleted", "function", name)
-    log_group = f"/aws/lambda/{name}"
+
+
+def delete_log_group(aws: Aws, name: str, changes: Changes) -> None:
     deleted = ignore_missing(
-        lambda: aws.logs.delete_log_group(logGroupName=log_group), "ResourceNotFoundException"
+        lambda: aws.logs.delete_log_group(logGroupName=name), "ResourceNotFoundException"
     )
     if deleted is not None:
-        changes.record("deleted", "log group", log_group)
+        changes.record("deleted", "log group", name)

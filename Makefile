@@ -1,0 +1,63 @@
+# Serverless inventory. `make up` and `make test` are all a fresh machine needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+EMULATOR ?= auto
+PORT ?= 4566
+STACK ?= inventory
+ENDPOINT := http://127.0.0.1:$(PORT)
+# The emulators accept any credentials; fixed ones keep a developer's real keys out of it.
+EMULATOR_ENV := AWS_ENDPOINT_URL=$(ENDPOINT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+	AWS_DEFAULT_REGION=us-east-1
+
+.PHONY: help venv up down outputs demo destroy deploy test unit integration e2e lint
+
+help: ## Show the targets
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(INSTALLED): requirements-dev.txt lambdas/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(INSTALLED) ## Create .venv and install the pinned dependencies
+
+up: $(INSTALLED) ## Start the emulator (MiniStack, or LocalStack where Docker runs) and provision
+	$(PY) -m provision.emulator start --emulator $(EMULATOR) --port $(PORT)
+	$(EMULATOR_ENV) $(PY) -m provision up --stack $(STACK)
+
+down: $(INSTALLED) ## Stop the emulator `make up` started
+	$(PY) -m provision.emulator stop
+
+outputs: $(INSTALLED) ## Print the local stack's names and addresses as JSON
+	@$(EMULATOR_ENV) $(PY) -m provision outputs --stack $(STACK)
+
+demo: $(INSTALLED) ## Upload sample-data/ to the local stack and print the alerts that arrive
+	$(EMULATOR_ENV) $(PY) -m provision.demo --stack $(STACK)
+
+destroy: $(INSTALLED) ## Remove the local stack (the emulator keeps running)
+	$(EMULATOR_ENV) $(PY) -m provision destroy --stack $(STACK)
+
+deploy: $(INSTALLED) ## Provision on real AWS (your profile and region; no endpoint override)
+	env -u AWS_ENDPOINT_URL $(PY) -m provision up --stack $(STACK)
+
+test: $(INSTALLED) ## All tests: unit, then integration on a fresh emulator
+	$(PY) -m pytest tests
+
+unit: $(INSTALLED) ## Unit tests only (no network)
+	$(PY) -m pytest tests/unit
+
+integration: $(INSTALLED) ## Integration tests on a fresh emulator (MiniStack or LocalStack)
+	$(PY) -m pytest tests/integration
+
+e2e: $(INSTALLED) ## Integration tests against the emulator `make up` runs
+	E2E_ENDPOINT=$(ENDPOINT) $(EMULATOR_ENV) $(PY) -m pytest tests/integration
+
+lint: $(INSTALLED) ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy

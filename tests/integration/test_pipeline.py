@@ -1,0 +1,237 @@
+"""The whole chain on a real emulator: S3 upload -> load_inventory -> DynamoDB -> stream ->
+check_stock -> SNS -> the SQS alerts queue."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from provision import deploy
+from provision.resources import Aws, Changes, ignore_missing, wait_until
+from provision.stack import Settings
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample-data"
+
+
+def _csv(store: str, *rows: tuple[str, object]) -> bytes:
+    lines = ["store,item,count", *(f"{store},{item},{count}" for item, count in rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_seed_sample_alerts_exactly_for_its_zero_row_and_not_again_on_reupload(pipeline):
+    # given the sample file from the original lab (Berlin, one item at 0)
+    sample = (SAMPLES / "berlin.csv").read_bytes()
+
+    # when it is uploaded
+    report = pipeline.upload("stores/berlin.csv", sample)
+
+    # then all three rows load and exactly one alert arrives, for Echo Plus
+    assert report["status"] == "loaded"
+    assert report["rows_loaded"] == 3
+    alerts = pipeline.alerts_after_settling("Berlin")
+    assert [(a["store"], a["item"], a["count"]) for a in alerts] == [("Berlin", "Echo Plus", 0)]
+    assert alerts[0]["source"].endswith("/stores/berlin.csv")
+    assert pipeline.item("Berlin", "Echo Dot")["count"] == {"N": "12"}
+
+    # when the same file is uploaded again
+    pipeline.upload("stores/berlin.csv", sample)
+
+    # then no new alert: Echo Plus was already out of stock
+    assert len(pipeline.alerts_after_settling("Berlin")) == 1
+
+
+def test_alert_carries_json_body_and_filterable_attributes(pipeline, store):
+    # given an item in stock
+    pipeline.upload(f"{store}/day1.csv", _csv(store, ("Kindle", 5)))
+
+    # when it runs out
+    pipeline.upload(f"{store}/day2.csv", _csv(store, ("Kindle", 0)))
+
+    # then one alert, whose JSON says what changed and where it came from
+    [alert] = pipeline.alerts_after_settling(store)
+    assert alert["event"] == "out_of_stock"
+    assert (alert["item"], alert["count"], alert["previous_count"]) == ("Kindle", 0, 5)
+    assert alert["source"].endswith(f"/{store}/day2.csv")
+    assert alert["updated_at"]
+    [message] = [m for m in pipeline.inbox.received if m["body"] is not None
+                 and m["body"].get("store") == store and m["body"]["item"] == "Kindle"]
+    assert message["attributes"] == {"store": store, "item": "Kindle", "event": "out_of_stock"}
+
+
+def test_five_to_zero_alerts_and_zero_to_five_does_not(pipeline, store):
+    # given one item at 5 and one at 0
+    pipeline.upload(f"{store}/a.csv", _csv(store, ("Falling", 5), ("Rising", 0)))
+    assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Rising"]
+
+    # when the first goes to 0 and the second back to 5
+    pipeline.upload(f"{store}/b.csv", _csv(store, ("Falling", 0), ("Rising", 5)))
+
+    # then only the first alerts
+    assert sorted(a["item"] for a in pipeline.alerts_after_settling(store)) == [
+        "Falling",
+        "Rising",
+    ]
+    assert pipeline.item(store, "Rising")["count"] == {"N": "5"}
+
+
+def test_non_zero_rows_never_alert(pipeline, store):
+    # given / when a file where everything is in stock
+    report = pipeline.upload(f"{store}/full.csv", _csv(store, ("A", 1), ("B", 20), ("C", 300)))
+
+    # then rows load and nothing alerts
+    assert report["rows_loaded"] == 3
+    assert pipeline.alerts_after_settling(store) == []
+
+
+def test_json_array_and_json_lines_load_and_alert(pipeline, store):
+    # given the same inventory as a JSON array and as JSON Lines
+    array = json.dumps(
+        [{"store": store, "item": "Echo", "count": 0}, {"store": store, "item": "Tap", "count": 3}]
+    ).encode()
+    lines = b'{"store": "%s", "item": "Show", "count": 0}\n' % store.encode()
+
+    # when both are uploaded
+    array_report = pipeline.upload(f"{store}/stock.json", array)
+    lines_report = pipeline.upload(f"{store}/stock.jsonl", lines)
+
+    # then both load and each zero row alerts once
+    assert (array_report["rows_loaded"], lines_report["rows_loaded"]) == (2, 1)
+    assert sorted(a["item"] for a in pipeline.alerts_after_settling(store)) == ["Echo", "Show"]
+    assert pipeline.item(store, "Tap")["count"] == {"N": "3"}
+
+
+def test_file_with_bad_rows_loads_good_rows_and_reports_bad_ones(pipeline, store):
+    # given a file with two good rows and three bad ones
+    body = (
+        f"store,item,count\n{store},Good,4\n{store},Negative,-3\n{store},,2\n"
+        f"{store},Fraction,1.5\n{store},Empty,0\n"
+    ).encode()
+
+    # when it is uploaded
+    report = pipeline.upload(f"{store}/mixed.csv", body)
+
+    # then the good rows load, the bad ones are reported by line, and the good zero alerts
+    assert report["status"] == "loaded_with_rejections"
+    assert (report["rows_loaded"], report["rows_rejected"]) == (2, 3)
+    assert [(r["line"], r["reason"]) for r in report["rejected_rows"]] == [
+        (3, "count is negative"),
+        (4, "item is empty"),
+        (5, "count must be a whole number, not '1.5'"),
+    ]
+    assert pipeline.item(store, "Negative") is None
+    assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Empty"]
+
+
+def test_unreadable_file_gets_a_report_and_is_not_retried(pipeline, aws: Aws, store):
+    # given a gzip file named .csv
+    key = f"{store}/compressed.csv"
+    body = gzip.compress(_csv(store, ("Zipped", 0)))
+
+    # when it is uploaded
+    report = pipeline.upload(key, body)
+
+    # then the report says why, and nothing loads
+    assert report["status"] == "rejected"
+    assert "gzip" in report["file_error"]["reason"]
+    assert pipeline.item(store, "Zipped") is None
+    # and the loader succeeds on it, so Lambda has nothing to retry: invoke it as S3 would
+    response = aws.lambda_.invoke(
+        FunctionName=pipeline.outputs["functions"]["load_inventory"],
+        Payload=json.dumps(_s3_event(pipeline.outputs["uploads_bucket"], key)).encode(),
+    )
+    assert "FunctionError" not in response
+    [summary] = json.loads(response["Payload"].read())["reports"]
+    assert summary["status"] == "rejected"
+
+
+def test_keys_with_spaces_and_plus_signs_are_loaded(pipeline, store):
+    # given a key S3 will URL-encode in the event
+    key = f"{store}/Kraków day+1 (copy).csv"
+
+    # when it is uploaded
+    report = pipeline.upload(key, _csv(store, ("Echo", 2)))
+
+    # then the loader found the object by its real name
+    assert report["source"]["uri"].endswith(f"/{key}")
+    assert report["rows_loaded"] == 1
+
+
+def test_provisioning_again_changes_nothing(aws: Aws, stack: dict[str, Any]):
+    # given the session's stack, already provisioned
+    located = deploy.locate(aws, stack["stack"])
+
+    # when provisioning runs again
+    changes = Changes()
+    again = deploy.up(aws, located, Settings(), changes=changes)
+
+    # then nothing was created or updated and the outputs are the same
+    assert changes.made == []
+    assert again == stack
+
+
+def test_destroy_leaves_nothing_behind(aws: Aws):
+    # given a second stack that has loaded a file (non-empty buckets, log groups)
+    located = deploy.locate(aws, f"gone-{uuid.uuid4().hex[:6]}")
+    outputs = deploy.up(aws, located, Settings())
+    aws.s3.put_object(
+        Bucket=outputs["uploads_bucket"], Key="x.csv", Body=b"store,item,count\nS,I,1\n"
+    )
+    log_group = f"/aws/lambda/{outputs['functions']['load_inventory']}"
+    wait_until(
+        lambda: any(
+            "REPORT" in event["message"]
+            for event in ignore_missing(
+                lambda: aws.logs.filter_log_events(logGroupName=log_group)["events"],
+                "ResourceNotFoundException",
+            )
+            or []
+        ),
+        60,
+        "the loader's invocation to finish",
+    )
+
+    # when it is destroyed
+    deploy.destroy(aws, located)
+
+    # then no resource carrying its name is left
+    name = located.name
+    buckets = [b["Name"] for b in aws.s3.list_buckets().get("Buckets", [])]
+    tables = aws.dynamodb.list_tables()["TableNames"]
+    topics = [t["TopicArn"] for t in aws.sns.list_topics().get("Topics", [])]
+    queues = aws.sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", [])
+    functions = [f["FunctionName"] for f in aws.lambda_.list_functions()["Functions"]]
+    roles = [r["RoleName"] for r in aws.iam.list_roles()["Roles"]]
+    log_groups = [
+        g["logGroupName"] for g in aws.logs.describe_log_groups()["logGroups"]
+    ]
+    mappings = [
+        m
+        for m in aws.lambda_.list_event_source_mappings()["EventSourceMappings"]
+        if name in m["FunctionArn"]
+    ]
+    leftovers = [
+        n
+        for n in [*buckets, *tables, *topics, *queues, *functions, *roles, *log_groups]
+        if name in n
+    ]
+    assert leftovers == []
+    assert mappings == []
+    # and destroying again is harmless
+    assert deploy.destroy(aws, located).made == []
+
+
+def _s3_event(bucket: str, key: str) -> dict[str, Any]:
+    from urllib.parse import quote_plus
+
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key)}},
+            }
+        ]
+    }
