@@ -43,6 +43,13 @@ def load_inventory_policy(stack: Stack) -> dict[str, Any]:
                 "Resource": f"{stack.bucket_arn(stack.uploads_bucket)}/*",
             },
             {
+                # Without it, GetObject on a deleted key is 403 AccessDenied, not 404 NoSuchKey,
+                # and the "deleted before it was read" report becomes a retried failure.
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": stack.bucket_arn(stack.uploads_bucket),
+            },
+            {
                 "Effect": "Allow",
                 "Action": ["s3:PutObject"],
                 "Resource": f"{stack.bucket_arn(stack.reports_bucket)}/*",

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 DEFAULT_STACK = "inventory"
-_STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_STACK_NAME = re.compile(r"[a-z][a-z0-9-]{0,19}")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Stack:
     partition: str = "aws"
 
     def __post_init__(self) -> None:
-        if not _STACK_NAME.match(self.name):
+        if not _STACK_NAME.fullmatch(self.name):
             raise ValueError(
                 f"stack name {self.name!r}: use 1-20 lowercase letters, digits and '-', "
                 "starting with a letter (it becomes part of bucket names)"

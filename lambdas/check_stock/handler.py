@@ -49,7 +49,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except PublishFailed as failure:
         sequence_number = alerts[failure.first_failed][0]
         logger.error(
-            "publishing alerts failed", extra={"reason": failure.reason, "sequence": sequence_number}
+            "publishing alerts failed",
+            extra={"reason": failure.reason, "sequence": sequence_number},
         )
         return _retry_from(sequence_number, alerts_published=failure.first_failed)
     for _, alert in alerts:

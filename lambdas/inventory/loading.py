@@ -97,8 +97,10 @@ class LoadOutcome:
 
     @property
     def status(self) -> str:
+        if not self.rows_loaded:
+            return "rejected"
         if self.file_error is not None:
-            return "partially_loaded" if self.rows_loaded else "rejected"
+            return "partially_loaded"
         return "loaded_with_rejections" if self.rows_rejected else "loaded"
 
 
@@ -174,4 +176,4 @@ def safe_cell(value: Any) -> Any:
 
 
 def _safe_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    return {str(key)[:100]: safe_cell(value) for key, value in list(fields.items())[:10]}
+    return {safe_cell(str(key)[:100]): safe_cell(value) for key, value in list(fields.items())[:10]}

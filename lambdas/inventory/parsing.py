@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -29,6 +30,11 @@ _JSON_EXTENSIONS = {".json"}
 _JSON_LINES_EXTENSIONS = {".jsonl", ".ndjson"}
 
 csv.field_size_limit(MAX_RECORD_CHARS)
+
+# JSON can spell a lone UTF-16 surrogate (\ud800), which no UTF-8 text (the table, the
+# report) can hold. The escape is a cheap hint; the decoded value is then checked for real.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FileRejected(Exception):
@@ -56,8 +62,10 @@ def read_records(stream: BinaryIO, filename: str) -> Iterator[Record]:
         FileRejected: the file is empty, binary, not UTF-8, of an unknown type, or its content
             does not match its extension; or, part-way through, it stops being readable.
     """
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(
-        _RawAdapter(stream), buffer_size=_SNIFF_BYTES
+    buffered = (
+        stream
+        if isinstance(stream, io.BufferedReader)
+        else io.BufferedReader(_RawAdapter(stream), buffer_size=_SNIFF_BYTES)
     )
     head = buffered.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
     _reject_unreadable(head)
@@ -66,8 +74,10 @@ def read_records(stream: BinaryIO, filename: str) -> Iterator[Record]:
     if kind == "csv" and first in ("[", "{"):
         raise FileRejected("the file is named .csv but contains JSON; rename it to .json")
     if kind in ("json", "jsonl") and first not in ("[", "{"):
+        extension = os.path.splitext(filename)[1].lower()
         raise FileRejected(
-            "the file is named .json but is not JSON: expected an array of objects or JSON Lines"
+            f"the file is named {extension} but is not JSON: "
+            "expected an array of objects or JSON Lines"
         )
     text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="strict", newline="")
     try:
@@ -78,7 +88,9 @@ def read_records(stream: BinaryIO, filename: str) -> Iterator[Record]:
         else:
             yield from _read_json_lines(text)
     except UnicodeDecodeError as error:
-        raise FileRejected(f"the file is not valid UTF-8 (byte {error.object[error.start]:#04x})")
+        raise FileRejected(
+            f"the file is not valid UTF-8 (byte {error.object[error.start]:#04x})"
+        ) from None
 
 
 class _RawAdapter(io.RawIOBase):
@@ -91,9 +103,16 @@ class _RawAdapter(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        chunk = self._source.read(len(buffer))
-        buffer[: len(chunk)] = chunk
-        return len(chunk)
+        # Fill the buffer unless the source ends: BufferedReader.peek does one raw read, and a
+        # source that returns short reads would otherwise shrink the sniffed window.
+        filled = 0
+        while filled < len(buffer):
+            chunk = self._source.read(len(buffer) - filled)
+            if not chunk:
+                break
+            buffer[filled : filled + len(chunk)] = chunk
+            filled += len(chunk)
+        return filled
 
 
 def _reject_unreadable(head: bytes) -> None:
@@ -153,12 +172,14 @@ def _read_csv(text: io.TextIOWrapper) -> Iterator[Record]:
             for row in reader:
                 start, line = line + 1, reader.line_num
                 if len(row) == width:
+                    if not (row[0] or row[1] or row[2]):
+                        continue  # ",,": a blank row as spreadsheets export it
                     produced_rows = True
                     yield Record(
                         start,
                         {"store": row[store_at], "item": row[item_at], "count": row[count_at]},
                     )
-                elif row:  # a blank line carries no data
+                elif any(cell.strip() for cell in row):  # blank lines carry no data
                     produced_rows = True
                     yield _odd_width_record(start, row, header)
             break
@@ -174,7 +195,7 @@ def _odd_width_record(line: int, row: list[str], header: list[str]) -> Record:
     width = len(header)
     if len(row) > width:
         return Record(line, {}, f"too many columns: expected {width}, found {len(row)}")
-    fields = dict(zip(header, row))
+    fields = dict(zip(header, row, strict=False))  # shorter than the header
     missing = ", ".join(name for name in FIELDS if name not in fields)
     return Record(line, fields, f"missing field: {missing}")
 
@@ -223,7 +244,10 @@ def _read_json_lines(text: io.TextIOWrapper) -> Iterator[Record]:
         except json.JSONDecodeError as error:
             yield Record(line, {}, f"invalid JSON: {error.msg}")
             continue
-        yield _json_record(line, value)
+        except (ValueError, RecursionError) as error:  # too many digits, too deeply nested
+            yield Record(line, {}, _undecodable(error))
+            continue
+        yield _json_record(line, value, _SURROGATE_ESCAPE.search(raw) is not None)
     if not produced:
         raise FileRejected("the file contains no JSON records")
 
@@ -235,7 +259,32 @@ def _skip_rest_of_line(text: io.TextIOWrapper) -> None:
             return
 
 
-def _json_record(line: int, value: Any) -> Record:
+def _undecodable(error: ValueError | RecursionError) -> str:
+    if isinstance(error, RecursionError):
+        return "the JSON value is nested too deeply"
+    return "a number in the JSON value has too many digits"
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, str):
+            if _SURROGATE.search(current):
+                return True
+        elif isinstance(current, dict):
+            stack.extend(current)
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
+    return False
+
+
+def _json_record(line: int, value: Any, escapes_surrogates: bool) -> Record:
+    if escapes_surrogates and _has_lone_surrogate(value):
+        return Record(
+            line, {}, "the record contains an unpaired surrogate escape (\\ud800-\\udfff)"
+        )
     if not isinstance(value, dict):
         return Record(line, {}, "expected a JSON object with store, item and count")
     unexpected = sorted(key for key in value if key not in FIELDS)
@@ -246,6 +295,14 @@ def _json_record(line: int, value: Any) -> Record:
     if missing:
         return Record(line, value, f"missing field: {', '.join(missing)}")
     return Record(line, value)
+
+
+def _reject_trailing_content(rest: str, text: io.TextIOWrapper, line: int) -> None:
+    """Whatever follows the closing bracket must be whitespace: nothing is silently ignored."""
+    while rest:
+        if rest.strip():
+            raise FileRejected("unexpected content after the closing ']' of the JSON array", line)
+        rest = text.read(64 * 1024)
 
 
 def _read_json_array(text: io.TextIOWrapper) -> Iterator[Record]:
@@ -282,6 +339,7 @@ def _read_json_array(text: io.TextIOWrapper) -> Iterator[Record]:
         if char == "]":
             if not produced and expect_value:
                 raise FileRejected("the JSON array is empty")
+            _reject_trailing_content(buffer[position + 1 :], text, line)
             return
         if char == "," and not expect_value:
             position += 1
@@ -301,12 +359,16 @@ def _read_json_array(text: io.TextIOWrapper) -> Iterator[Record]:
             if refill() or not at_eof:
                 continue
             raise FileRejected(f"invalid JSON: {error.msg}", line) from None
-        if end == len(buffer) and not at_eof and isinstance(value, int | float):
-            # A number at the very end of the buffer may continue in the next chunk.
-            if refill():
-                continue
+        except (ValueError, RecursionError) as error:  # too many digits, too deeply nested
+            raise FileRejected(_undecodable(error), line) from None
+        if len(buffer) - end <= 2 and not at_eof and isinstance(value, int | float):
+            # A number near the end of the buffer may continue in the next chunk: "1." + "5",
+            # "1e" + "3" and "1e+" + "3" all decode short. Decode it again after the refill.
+            refill()
+            continue
         produced = True
-        yield _json_record(line, value)
+        escapes_surrogates = _SURROGATE_ESCAPE.search(buffer, position, end) is not None
+        yield _json_record(line, value, escapes_surrogates)
         line += buffer.count("\n", position, end)
         position = end
         expect_value = False

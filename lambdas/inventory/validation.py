@@ -104,7 +104,7 @@ def _count(value: Any) -> tuple[int, str | None]:
         digits = text[1:] if text[0] in "+-" else text
         if not (digits.isascii() and digits.isdigit()):
             return 0, f"count must be a whole number, not {text[:40]!r}"
-        if len(digits) > 10:
+        if len(digits.lstrip("0")) > 10:  # int() of a huge string is slow: refuse it first
             return 0, f"count is larger than {MAX_COUNT:,}"
         number = int(text)
     elif isinstance(value, bool):

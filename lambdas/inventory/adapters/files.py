@@ -65,6 +65,9 @@ class FileStore:
         return f"s3://{self._reports_bucket}/{report_key}"
 
 
+REPORT_SUFFIX = ".report.json"  # provision/uploads.py reads reports by the same rule
+
+
 def report_key_for(upload_key: str) -> str:
-    """Where the report for an upload lives in the reports bucket: beside its name, `.report.json`."""
-    return f"{upload_key}.report.json"
+    """Where the report of an upload lives in the reports bucket: beside its name."""
+    return upload_key + REPORT_SUFFIX

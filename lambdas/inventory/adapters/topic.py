@@ -65,8 +65,14 @@ def _entry(entry_id: str, alert: Alert) -> dict[str, Any]:
         # One message, a rendering per protocol: people read the sentence, programs the JSON.
         "MessageStructure": "json",
         "Message": json.dumps(
-            {"default": document, "sqs": document, "lambda": document,
-             "email": sentence, "email-json": document, "sms": sentence},
+            {
+                "default": document,
+                "sqs": document,
+                "lambda": document,
+                "email": sentence,
+                "email-json": document,
+                "sms": sentence,
+            },
             ensure_ascii=False,
         ),
         "MessageAttributes": {
