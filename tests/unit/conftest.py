@@ -1,0 +1,16 @@
+"""Unit tests never touch the network: any socket but a Unix one fails the test.
+
+Hooks in this conftest apply only to tests under tests/unit, so integration tests keep theirs.
+"""
+
+import pytest
+import pytest_socket
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    pytest_socket.disable_socket(allow_unix_socket=True)
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    pytest_socket.enable_socket()

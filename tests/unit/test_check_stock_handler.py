@@ -1,0 +1,486 @@
+"""check_stock's handler against moto (SNS topic -> raw-delivery SQS queue), and AlertTopic
+against botocore's Stubber."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+
+from check_stock import handler
+from inventory.adapters.clients import client
+from inventory.adapters.topic import PUBLISH_BATCH_SIZE, AlertTopic, PublishFailed
+from inventory.stock import Alert
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
+TOPIC_NAME = "inventory-NoStock"
+TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:{TOPIC_NAME}"
+QUEUE_NAME = "inventory-alerts"
+SOURCE = "s3://inventory-uploads-000000000000-us-east-1/stores/berlin.csv"
+UPDATED_AT = "2025-01-01T00:00:00.000+00:00"
+
+
+@dataclass
+class FakeContext:
+    """The parts of the Lambda context the handler and Powertools read."""
+
+    function_name: str = "inventory-check_stock"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:inventory-check_stock"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def image(store: str, item: str, count: int | str) -> dict[str, Any]:
+    return {
+        "store": {"S": store},
+        "item": {"S": item},
+        "count": {"N": str(count)},
+        "updated_at": {"S": UPDATED_AT},
+        "source": {"S": SOURCE},
+    }
+
+
+def stream_record(
+    sequence_number: str,
+    store: str,
+    item: str,
+    new: int | str | None,
+    old: int | str | None,
+    event_name: str | None = None,
+) -> dict[str, Any]:
+    """A DynamoDB stream record (NEW_AND_OLD_IMAGES) as Lambda delivers it."""
+    change: dict[str, Any] = {
+        "ApproximateCreationDateTime": 1735689600.0,
+        "Keys": {"store": {"S": store}, "item": {"S": item}},
+        "SequenceNumber": sequence_number,
+        "SizeBytes": 100,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
+    if new is not None:
+        change["NewImage"] = image(store, item, new)
+    if old is not None:
+        change["OldImage"] = image(store, item, old)
+    if event_name is None:
+        event_name = "REMOVE" if new is None else "INSERT" if old is None else "MODIFY"
+    return {
+        "eventID": uuid.uuid4().hex,
+        "eventName": event_name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": REGION,
+        "dynamodb": change,
+        "eventSourceARN": (
+            f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/inventory-inventory/stream/2025-01-01T00:00:00.000"
+        ),
+    }
+
+
+def stream_event(*records: dict[str, Any]) -> dict[str, Any]:
+    return {"Records": list(records)}
+
+
+def alert(n: int) -> Alert:
+    return Alert(
+        store=f"store-{n}",
+        item=f"item-{n}",
+        count=0,
+        previous_count=n + 1,
+        updated_at=UPDATED_AT,
+        source=SOURCE,
+    )
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SNS", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SQS", raising=False)
+    monkeypatch.setenv("TOPIC_ARN", TOPIC_ARN)
+
+
+def _clear_caches() -> None:
+    handler.alert_topic.cache_clear()
+    client.cache_clear()
+
+
+@pytest.fixture
+def aws(aws_env: None) -> Iterator[SimpleNamespace]:
+    """Moto's NoStock topic with the alerts queue subscribed for raw delivery."""
+    _clear_caches()
+    with mock_aws():
+        sns = boto3.client("sns", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
+        assert topic_arn == TOPIC_ARN
+        queue_url = sqs.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        yield SimpleNamespace(sns=sns, sqs=sqs, queue_url=queue_url)
+    _clear_caches()
+
+
+@pytest.fixture
+def stubbed_sns(aws_env: None) -> Iterator[Stubber]:
+    """The handler's own SNS client, answered by a Stubber."""
+    _clear_caches()
+    with Stubber(client("sns")) as stubber:
+        yield stubber
+    _clear_caches()
+
+
+def delivered(aws: SimpleNamespace) -> list[dict[str, Any]]:
+    """Every message in the alerts queue, with its attributes."""
+    messages: list[dict[str, Any]] = []
+    while True:
+        batch = aws.sqs.receive_message(
+            QueueUrl=aws.queue_url,
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            WaitTimeSeconds=0,
+        ).get("Messages", [])
+        if not batch:
+            return messages
+        messages.extend(batch)
+        aws.sqs.delete_message_batch(
+            QueueUrl=aws.queue_url,
+            Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)
+            ],
+        )
+
+
+def delivered_items(aws: SimpleNamespace) -> list[tuple[str, str]]:
+    return sorted(
+        (json.loads(m["Body"])["store"], json.loads(m["Body"])["item"]) for m in delivered(aws)
+    )
+
+
+# --- the handler against moto ------------------------------------------------------------
+
+
+def test_one_alert_per_item_that_went_out_of_stock(aws):
+    # given
+    event = stream_event(
+        stream_record("100", "berlin", "apples", new=0, old=5),
+        stream_record("200", "berlin", "pears", new=3, old=4),
+        stream_record("300", "paris", "figs", new=0, old=None),
+        stream_record("400", "paris", "kiwis", new=0, old=1),
+    )
+
+    # when
+    result = handler.lambda_handler(event, FakeContext())
+
+    # then
+    assert result == {"batchItemFailures": []}
+    assert delivered_items(aws) == [("berlin", "apples"), ("paris", "figs"), ("paris", "kiwis")]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        stream_record("100", "berlin", "apples", new=0, old=0),
+        stream_record("100", "berlin", "apples", new=5, old=0),
+        stream_record("100", "berlin", "apples", new=None, old=3),
+        stream_record("100", "berlin", "apples", new=None, old=0),
+        stream_record("100", "berlin", "apples", new=7, old=None),
+    ],
+    ids=["0-to-0", "0-to-5", "remove", "remove-at-0", "insert-in-stock"],
+)
+def test_changes_that_are_not_running_out_publish_nothing(aws, record):
+    # given
+    event = stream_event(record)
+
+    # when
+    result = handler.lambda_handler(event, FakeContext())
+
+    # then
+    assert result == {"batchItemFailures": []}
+    assert delivered(aws) == []
+
+
+def test_alert_reaches_the_queue_as_a_json_document_with_filterable_attributes(aws):
+    # given
+    event = stream_event(stream_record("100", "berlin", "äpfel", new=0, old=5))
+
+    # when
+    handler.lambda_handler(event, FakeContext())
+
+    # then
+    [message] = delivered(aws)
+    assert json.loads(message["Body"]) == {
+        "event": "out_of_stock",
+        "store": "berlin",
+        "item": "äpfel",
+        "count": 0,
+        "previous_count": 5,
+        "updated_at": UPDATED_AT,
+        "source": SOURCE,
+    }
+    attributes = {
+        name: value["StringValue"] for name, value in message["MessageAttributes"].items()
+    }
+    assert attributes == {"store": "berlin", "item": "äpfel", "event": "out_of_stock"}
+
+
+def test_more_alerts_than_one_publish_batch_are_all_delivered(aws):
+    # given
+    records = [
+        stream_record(str(100 + n), "berlin", f"item-{n:02d}", new=0, old=1) for n in range(23)
+    ]
+
+    # when
+    result = handler.lambda_handler(stream_event(*records), FakeContext())
+
+    # then
+    assert result == {"batchItemFailures": []}
+    assert delivered_items(aws) == [("berlin", f"item-{n:02d}") for n in range(23)]
+
+
+def test_unreadable_record_is_reported_while_earlier_alerts_are_published(aws):
+    # given
+    event = stream_event(
+        stream_record("100", "berlin", "apples", new=0, old=5),
+        stream_record("200", "berlin", "pears", new="x", old=5),
+        stream_record("300", "berlin", "figs", new=0, old=5),
+    )
+
+    # when
+    result = handler.lambda_handler(event, FakeContext())
+
+    # then: Lambda checkpoints before 200 and retries from it; 300 is not handled yet
+    assert result == {"batchItemFailures": [{"itemIdentifier": "200"}]}
+    assert delivered_items(aws) == [("berlin", "apples")]
+
+
+def test_record_missing_its_key_attributes_is_reported(aws):
+    # given: a MODIFY whose NewImage lacks the key attributes
+    broken = stream_record("200", "berlin", "pears", new=0, old=5)
+    del broken["dynamodb"]["NewImage"]["store"]
+    event = stream_event(stream_record("100", "berlin", "apples", new=0, old=5), broken)
+
+    # when
+    result = handler.lambda_handler(event, FakeContext())
+
+    # then
+    assert result == {"batchItemFailures": [{"itemIdentifier": "200"}]}
+    assert delivered_items(aws) == [("berlin", "apples")]
+
+
+# --- the handler with a failing PublishBatch ---------------------------------------------
+
+
+def publish_response(ids: list[str], failed: Sequence[str] = ()) -> dict[str, Any]:
+    return {
+        "Successful": [
+            {"Id": entry_id, "MessageId": f"m-{entry_id}"}
+            for entry_id in ids
+            if entry_id not in failed
+        ],
+        "Failed": [
+            {"Id": entry_id, "Code": "InternalError", "Message": "try again", "SenderFault": False}
+            for entry_id in failed
+        ],
+    }
+
+
+def test_failed_publish_reports_the_record_of_the_first_failed_alert(stubbed_sns):
+    # given: records 200, 300 and 400 make alerts 0, 1 and 2; alert 1 fails
+    stubbed_sns.add_response(
+        "publish_batch",
+        publish_response(["0", "1", "2"], failed=["1"]),
+        {"TopicArn": TOPIC_ARN, "PublishBatchRequestEntries": ANY},
+    )
+    event = stream_event(
+        stream_record("100", "berlin", "apples", new=0, old=0),
+        stream_record("200", "berlin", "pears", new=0, old=5),
+        stream_record("300", "berlin", "figs", new=0, old=None),
+        stream_record("400", "berlin", "kiwis", new=0, old=3),
+    )
+
+    # when
+    result = handler.lambda_handler(event, FakeContext())
+
+    # then
+    assert result == {"batchItemFailures": [{"itemIdentifier": "300"}]}
+    stubbed_sns.assert_no_pending_responses()
+
+
+def test_publish_error_reports_the_first_record_of_the_failed_request(stubbed_sns):
+    # given: 12 alerts; the first request (alerts 0-9) succeeds, the second fails outright
+    stubbed_sns.add_response("publish_batch", publish_response([str(n) for n in range(10)]))
+    stubbed_sns.add_client_error("publish_batch", "InternalError", http_status_code=500)
+    records = [stream_record(str(1000 + n), "berlin", f"item-{n}", new=0, old=1) for n in range(12)]
+
+    # when
+    result = handler.lambda_handler(stream_event(*records), FakeContext())
+
+    # then
+    assert result == {"batchItemFailures": [{"itemIdentifier": "1010"}]}
+    stubbed_sns.assert_no_pending_responses()
+
+
+def test_failed_publish_wins_over_a_later_unreadable_record(stubbed_sns):
+    # given
+    stubbed_sns.add_response("publish_batch", publish_response(["0"], failed=["0"]))
+    event = stream_event(
+        stream_record("100", "berlin", "apples", new=0, old=5),
+        stream_record("200", "berlin", "pears", new="x", old=5),
+    )
+
+    # when
+    result = handler.lambda_handler(event, FakeContext())
+
+    # then
+    assert result == {"batchItemFailures": [{"itemIdentifier": "100"}]}
+    stubbed_sns.assert_no_pending_responses()
+
+
+# --- AlertTopic --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sns(aws_env: None) -> Iterator[tuple[AlertTopic, Stubber, list[dict[str, Any]]]]:
+    """An AlertTopic on a stubbed SNS client, and the parameters of each PublishBatch call."""
+    sns_client = boto3.client("sns", region_name=REGION)
+    calls: list[dict[str, Any]] = []
+    sns_client.meta.events.register(
+        "provide-client-params.sns.PublishBatch",
+        lambda params, **_: calls.append(copy.deepcopy(params)),
+    )
+    with Stubber(sns_client) as stubber:
+        yield AlertTopic(sns_client, TOPIC_ARN), stubber, calls
+
+
+def expect_publish(stubber: Stubber, count: int, failed: Sequence[str] = ()) -> None:
+    stubber.add_response(
+        "publish_batch",
+        publish_response([str(n) for n in range(count)], failed),
+        {"TopicArn": TOPIC_ARN, "PublishBatchRequestEntries": ANY},
+    )
+
+
+def test_alert_topic_publishes_25_alerts_in_requests_of_10_10_and_5(sns):
+    # given
+    topic, stubber, calls = sns
+    for size in (10, 10, 5):
+        expect_publish(stubber, size)
+    alerts = [alert(n) for n in range(25)]
+
+    # when
+    topic.publish(alerts)
+
+    # then
+    stubber.assert_no_pending_responses()
+    assert [len(call["PublishBatchRequestEntries"]) for call in calls] == [10, 10, 5]
+    assert all(len(call["PublishBatchRequestEntries"]) <= PUBLISH_BATCH_SIZE for call in calls)
+    published = [
+        json.loads(json.loads(entry["Message"])["default"])["item"]
+        for call in calls
+        for entry in call["PublishBatchRequestEntries"]
+    ]
+    assert published == [f"item-{n}" for n in range(25)]  # in order
+    for call in calls:
+        ids = [entry["Id"] for entry in call["PublishBatchRequestEntries"]]
+        assert len(set(ids)) == len(ids)
+
+
+def test_alert_topic_renders_a_sentence_for_people_and_json_for_programs(sns):
+    # given
+    topic, stubber, calls = sns
+    expect_publish(stubber, 1)
+    out = Alert("berlin", "apples", 0, 5, UPDATED_AT, SOURCE)
+
+    # when
+    topic.publish([out])
+
+    # then
+    stubber.assert_no_pending_responses()
+    [entry] = calls[0]["PublishBatchRequestEntries"]
+    assert entry["MessageStructure"] == "json"
+    assert entry["Subject"] == "Out of stock"
+    renderings = json.loads(entry["Message"])
+    assert renderings["email"] == renderings["sms"] == "berlin is out of stock of apples"
+    assert renderings["default"] == renderings["sqs"]
+    assert json.loads(renderings["default"]) == {
+        "event": "out_of_stock",
+        "store": "berlin",
+        "item": "apples",
+        "count": 0,
+        "previous_count": 5,
+        "updated_at": UPDATED_AT,
+        "source": SOURCE,
+    }
+    assert entry["MessageAttributes"] == {
+        "store": {"DataType": "String", "StringValue": "berlin"},
+        "item": {"DataType": "String", "StringValue": "apples"},
+        "event": {"DataType": "String", "StringValue": "out_of_stock"},
+    }
+
+
+def test_alert_topic_raises_publish_failed_at_the_first_failed_entry(sns):
+    # given: the second request's entries 3 and 7 fail, i.e. alerts 13 and 17
+    topic, stubber, _ = sns
+    expect_publish(stubber, 10)
+    expect_publish(stubber, 10, failed=["7", "3"])
+
+    # when
+    with pytest.raises(PublishFailed) as raised:
+        topic.publish([alert(n) for n in range(25)])
+
+    # then: alerts 20-24 were never sent
+    assert raised.value.first_failed == 13
+    assert "InternalError" in raised.value.reason
+    stubber.assert_no_pending_responses()
+
+
+def test_alert_topic_raises_publish_failed_at_the_start_of_a_request_that_errors(sns):
+    # given
+    topic, stubber, _ = sns
+    expect_publish(stubber, 10)
+    stubber.add_client_error("publish_batch", "AuthorizationError", http_status_code=403)
+
+    # when
+    with pytest.raises(PublishFailed) as raised:
+        topic.publish([alert(n) for n in range(15)])
+
+    # then
+    assert raised.value.first_failed == 10
+    assert "AuthorizationError" in raised.value.reason
+    stubber.assert_no_pending_responses()
+
+
+def test_alert_topic_makes_no_request_for_no_alerts(sns):
+    # given
+    topic, stubber, calls = sns
+
+    # when
+    topic.publish([])
+
+    # then
+    assert calls == []
+    stubber.assert_no_pending_responses()

@@ -1,0 +1,298 @@
+"""IAM documents: each function may do what its code calls, on its own stack's resources only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from provision.policies import (
+    LAMBDA_TRUST,
+    alerts_queue_policy,
+    check_stock_policy,
+    load_inventory_policy,
+)
+from provision.stack import Stack
+
+STACK = Stack("inventory", "123456789012", "eu-west-1")
+FUNCTION_POLICIES: dict[str, Callable[[Stack], dict[str, Any]]] = {
+    "load_inventory": load_inventory_policy,
+    "check_stock": check_stock_policy,
+}
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    assert policy["Version"] == "2012-10-17"
+    return policy["Statement"]
+
+
+def actions(policy: dict[str, Any]) -> set[str]:
+    return {action for s in statements(policy) for action in as_list(s["Action"])}
+
+
+def resources(policy: dict[str, Any]) -> list[str]:
+    return [resource for s in statements(policy) for resource in as_list(s["Resource"])]
+
+
+def grants(policy: dict[str, Any], action: str) -> list[str]:
+    """The resources `action` is allowed on."""
+    return [
+        resource
+        for s in statements(policy)
+        if s["Effect"] == "Allow" and action in as_list(s["Action"])
+        for resource in as_list(s["Resource"])
+    ]
+
+
+def own_names(stack: Stack, function: str) -> list[str]:
+    log_group = stack.load_function if function == "load_inventory" else stack.check_function
+    return [
+        stack.uploads_bucket,
+        stack.reports_bucket,
+        f":table/{stack.table}",
+        f":{stack.topic}",
+        *(f":{queue}" for queue in stack.queues),
+        f":log-group:/aws/lambda/{log_group}:",
+    ]
+
+
+@pytest.mark.parametrize("function", FUNCTION_POLICIES)
+def test_function_policy_names_no_wildcard_action(function):
+    # given
+    policy = FUNCTION_POLICIES[function](STACK)
+
+    # when
+    allowed = actions(policy)
+
+    # then
+    assert allowed
+    assert [action for action in allowed if "*" in action] == []
+
+
+@pytest.mark.parametrize("function", FUNCTION_POLICIES)
+def test_function_policy_names_no_wildcard_resource(function):
+    # given
+    policy = FUNCTION_POLICIES[function](STACK)
+
+    # when
+    named = resources(policy)
+
+    # then
+    assert "*" not in named
+    assert all(resource.startswith("arn:aws:") for resource in named)
+
+
+@pytest.mark.parametrize("function", FUNCTION_POLICIES)
+def test_function_policy_allows_only_and_never_denies(function):
+    # given
+    policy = FUNCTION_POLICIES[function](STACK)
+
+    # when
+    effects = {s["Effect"] for s in statements(policy)}
+
+    # then
+    assert effects == {"Allow"}
+    assert all("NotAction" not in s and "NotResource" not in s for s in statements(policy))
+
+
+@pytest.mark.parametrize("function", FUNCTION_POLICIES)
+def test_every_resource_is_one_of_the_stacks_own(function):
+    # given
+    policy = FUNCTION_POLICIES[function](STACK)
+    names = own_names(STACK, function)
+
+    # when
+    strangers = [r for r in resources(policy) if not any(name in r for name in names)]
+
+    # then
+    assert strangers == []
+    for resource in resources(policy):
+        if not resource.startswith("arn:aws:s3:::"):  # bucket ARNs carry neither
+            assert ":eu-west-1:123456789012:" in resource
+
+
+def test_each_function_writes_only_its_own_log_group():
+    # given
+    loader, checker = load_inventory_policy(STACK), check_stock_policy(STACK)
+
+    # when
+    loader_logs = grants(loader, "logs:PutLogEvents")
+    checker_logs = grants(checker, "logs:PutLogEvents")
+
+    # then
+    assert loader_logs == [
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/inventory-load_inventory"
+        ":log-stream:*"
+    ]
+    assert checker_logs == [
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/inventory-check_stock"
+        ":log-stream:*"
+    ]
+
+
+def test_loader_may_read_uploads_write_reports_and_rows_but_not_publish():
+    # given
+    policy = load_inventory_policy(STACK)
+
+    # when
+    allowed = actions(policy)
+
+    # then
+    assert grants(policy, "s3:GetObject") == [
+        "arn:aws:s3:::inventory-uploads-123456789012-eu-west-1/*"
+    ]
+    assert grants(policy, "s3:PutObject") == [
+        "arn:aws:s3:::inventory-reports-123456789012-eu-west-1/*"
+    ]
+    assert grants(policy, "dynamodb:BatchWriteItem") == [
+        "arn:aws:dynamodb:eu-west-1:123456789012:table/inventory-inventory"
+    ]
+    assert not [action for action in allowed if action.startswith("sns:")]
+    assert {action for action in allowed if action.startswith("dynamodb:")} == {
+        "dynamodb:BatchWriteItem"
+    }
+
+
+def test_loader_may_list_the_uploads_bucket_so_a_deleted_upload_reads_as_missing():
+    # given: without s3:ListBucket, S3 answers GetObject on a missing key with 403, not 404
+    policy = load_inventory_policy(STACK)
+
+    # when
+    listable = grants(policy, "s3:ListBucket")
+
+    # then
+    assert listable == ["arn:aws:s3:::inventory-uploads-123456789012-eu-west-1"]
+
+
+def test_checker_may_read_the_stream_and_publish_but_not_write_the_table():
+    # given
+    policy = check_stock_policy(STACK)
+
+    # when
+    allowed = actions(policy)
+
+    # then
+    assert grants(policy, "sns:Publish") == ["arn:aws:sns:eu-west-1:123456789012:inventory-NoStock"]
+    assert grants(policy, "dynamodb:GetRecords") == [
+        "arn:aws:dynamodb:eu-west-1:123456789012:table/inventory-inventory/stream/*"
+    ]
+    dynamodb_actions = {action for action in allowed if action.startswith("dynamodb:")}
+    assert dynamodb_actions <= {
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+    }
+    assert not [action for action in allowed if action.startswith("s3:")]
+
+
+def test_each_failure_queue_takes_messages_only_from_its_own_function():
+    # given
+    loader, checker = load_inventory_policy(STACK), check_stock_policy(STACK)
+
+    # when
+    loader_queues = grants(loader, "sqs:SendMessage")
+    checker_queues = grants(checker, "sqs:SendMessage")
+
+    # then
+    assert loader_queues == [STACK.queue_arn(STACK.load_failures_queue)]
+    assert checker_queues == [STACK.queue_arn(STACK.alert_failures_queue)]
+
+
+def test_alerts_queue_accepts_messages_only_from_the_stacks_topic():
+    # given
+    policy = alerts_queue_policy(STACK)
+
+    # when
+    [statement] = statements(policy)
+
+    # then
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert as_list(statement["Action"]) == ["sqs:SendMessage"]
+    assert statement["Resource"] == "arn:aws:sqs:eu-west-1:123456789012:inventory-alerts"
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": "arn:aws:sns:eu-west-1:123456789012:inventory-NoStock"}
+    }
+
+
+def test_functions_trust_only_the_lambda_service():
+    # given
+    [statement] = statements(LAMBDA_TRUST)
+
+    # when
+    principal = statement["Principal"]
+
+    # then
+    assert principal == {"Service": "lambda.amazonaws.com"}
+    assert statement["Action"] == "sts:AssumeRole"
+
+
+def test_another_stacks_policies_name_none_of_this_stacks_resources():
+    # given
+    other = Stack("staging", "123456789012", "eu-west-1")
+
+    # when
+    named = [
+        resource
+        for make in (*FUNCTION_POLICIES.values(), alerts_queue_policy)
+        for resource in resources(make(other))
+    ]
+
+    # then
+    assert all("staging" in resource for resource in named)
+    assert not [resource for resource in named if "inventory-" in resource]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Inventory", "inv_entory", "a" * 21, "", "1inventory", "-inventory", "inv entory", "invé"],
+    ids=[
+        "uppercase",
+        "underscore",
+        "too-long",
+        "empty",
+        "digit-first",
+        "dash-first",
+        "space",
+        "accent",
+    ],
+)
+def test_stack_rejects_a_name_that_cannot_be_part_of_a_bucket_name(name):
+    # given: a name S3, SQS and IAM would not all accept
+
+    # when
+    with pytest.raises(ValueError, match="stack name") as raised:
+        Stack(name, "123456789012", "eu-west-1")
+
+    # then
+    assert "lowercase" in str(raised.value)
+
+
+@pytest.mark.parametrize("name", ["a", "inventory", "inv-2", "a" * 20])
+def test_stack_accepts_short_lowercase_names(name):
+    # given: a name of 1-20 lowercase letters, digits and dashes, starting with a letter
+
+    # when
+    stack = Stack(name, "123456789012", "eu-west-1")
+
+    # then
+    assert stack.uploads_bucket == f"{name}-uploads-123456789012-eu-west-1"
+    assert len(stack.uploads_bucket) <= 63  # S3's limit on bucket names
+
+
+def test_stack_rejects_a_name_with_a_trailing_newline():
+    # given
+    name = "inventory\n"
+
+    # when
+    with pytest.raises(ValueError, match="stack name") as raised:
+        Stack(name, "123456789012", "eu-west-1")
+
+    # then
+    assert "lowercase" in str(raised.value)
