@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from provision import deploy
-from provision.resources import ignore_missing, wait_until
 from provision.stack import DEFAULT_STACK
+from provision.uploads import upload_and_wait_for_report
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample-data"
 
@@ -28,28 +28,19 @@ def main(argv: list[str] | None = None) -> int:
     except deploy.StackNotFound as error:
         print(f"error: {error}; run `make up` first", file=sys.stderr)
         return 1
-    s3, sqs = aws.s3, aws.sqs
+    sqs = aws.sqs
     for path in sorted(SAMPLES.iterdir()):
-        report_key = f"demo/{path.name}.report.json"
-        ignore_missing(lambda: s3.delete_object(Bucket=out["reports_bucket"], Key=report_key))
-        s3.upload_file(str(path), out["uploads_bucket"], f"demo/{path.name}")
-        wait_until(
-            lambda: ignore_missing(  # noqa: B023 - called before the loop moves on
-                lambda: s3.head_object(Bucket=out["reports_bucket"], Key=report_key)
-            )
-            is not None,
-            60,
-            f"the report of {path.name}",
-        )
-        report = json.loads(
-            s3.get_object(Bucket=out["reports_bucket"], Key=report_key)["Body"].read()
-        )
+        report = upload_and_wait_for_report(aws, out, f"demo/{path.name}", path.read_bytes())
         print(
             f"{path.name:24} {report['status']:24} loaded {report['rows_loaded']}, "
             f"rejected {report['rows_rejected']}"
         )
         for row in report["rejected_rows"]:
             print(f"    line {row['line']}: {row['reason']}")
+        for row in report["duplicate_rows"]:
+            print(
+                f"    line {row['line']}: repeats line {row['replaces_line']}; the later row wins"
+            )
         if report["file_error"]:
             print(f"    {report['file_error']['reason']}")
     print("\nalerts (waiting until none arrives for 3 s):")

@@ -40,7 +40,10 @@ from provision.stack import Settings, Stack
 
 RUNTIME = "python3.11"
 # Failed events wait here for an operator; 14 days is SQS's longest retention.
-FAILURE_QUEUE_ATTRIBUTES = {"MessageRetentionPeriod": str(14 * 24 * 3600), "SqsManagedSseEnabled": "true"}
+FAILURE_QUEUE_ATTRIBUTES = {
+    "MessageRetentionPeriod": str(14 * 24 * 3600),
+    "SqsManagedSseEnabled": "true",
+}
 
 
 class StackNotFound(Exception):
@@ -65,12 +68,13 @@ def locate(aws: Aws, name: str) -> Stack:
 def up(
     aws: Aws,
     stack: Stack,
-    settings: Settings = Settings(),
+    settings: Settings | None = None,
     email: str | None = None,
     sms: str | None = None,
     changes: Changes | None = None,
 ) -> dict[str, Any]:
     """Build the stack, or bring an existing one in line; returns its outputs."""
+    settings = settings or Settings()
     changes = changes or Changes()
 
     # Storage: uploads come in, reports go out to a bucket that triggers nothing.
@@ -90,9 +94,7 @@ def up(
         changes,
     )
     raw = {"RawMessageDelivery": "true"}
-    ensure_subscription(
-        aws, topic_arn, "sqs", stack.queue_arn(stack.alerts_queue), raw, changes
-    )
+    ensure_subscription(aws, topic_arn, "sqs", stack.queue_arn(stack.alerts_queue), raw, changes)
     if email:
         ensure_subscription(aws, topic_arn, "email", email, {}, changes)
     if sms:

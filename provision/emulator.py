@@ -65,8 +65,12 @@ def healthy(endpoint: str) -> bool:
         return False
 
 
-def wait_healthy(endpoint: str, timeout: float, process: subprocess.Popen[bytes] | None = None,
-                 log: Path | None = None) -> None:
+def wait_healthy(
+    endpoint: str,
+    timeout: float,
+    process: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> None:
     """Poll the health endpoint until it answers; fail early if the process died."""
     deadline = time.monotonic() + timeout
     while not healthy(endpoint):
@@ -251,8 +255,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as error:
-        print(f"error: {' '.join(map(str, error.cmd))} failed with code {error.returncode}",
-              file=sys.stderr)
+        print(
+            f"error: {' '.join(map(str, error.cmd))} failed with code {error.returncode}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

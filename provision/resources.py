@@ -63,9 +63,10 @@ def error_code(error: ClientError) -> str:
 
 def missing(error: ClientError, *codes: str) -> bool:
     """True if `error` says the resource does not exist."""
-    return error_code(error) in codes or error.response.get("ResponseMetadata", {}).get(
-        "HTTPStatusCode"
-    ) == 404
+    return (
+        error_code(error) in codes
+        or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404
+    )
 
 
 def ignore_missing(call: Callable[[], T], *codes: str) -> T | None:
@@ -142,9 +143,7 @@ def ensure_bucket(aws: Aws, name: str, region: str, changes: Changes) -> None:
         changes.record("updated", "bucket encryption", name)
 
 
-def ensure_bucket_notification(
-    aws: Aws, bucket: str, function_arn: str, changes: Changes
-) -> None:
+def ensure_bucket_notification(aws: Aws, bucket: str, function_arn: str, changes: Changes) -> None:
     """Every object created in `bucket` invokes the function."""
     wanted = [
         {
@@ -352,9 +351,7 @@ def ensure_role(
     if isinstance(current, str):  # some emulators return the document still URL-encoded JSON
         current = json.loads(current)
     if current != policy:
-        aws.iam.put_role_policy(
-            RoleName=name, PolicyName=name, PolicyDocument=json.dumps(policy)
-        )
+        aws.iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=json.dumps(policy))
         changes.record("updated", "role policy", name)
     return str(role["Arn"])
 
@@ -409,8 +406,9 @@ def ensure_function(aws: Aws, spec: FunctionSpec, changes: Changes) -> str:
             lambda: aws.lambda_.create_function(
                 FunctionName=spec.name, Code={"ZipFile": spec.package}, **spec.configuration()
             ),
-            lambda error: error_code(error) == "InvalidParameterValueException"
-            and "assume" in str(error),
+            lambda error: (
+                error_code(error) == "InvalidParameterValueException" and "assume" in str(error)
+            ),
             timeout=60,
             what=f"role of {spec.name}",
         )
@@ -545,8 +543,7 @@ def ensure_stream_mapping(aws: Aws, spec: StreamMappingSpec, changes: Changes) -
 
 def _wait_mapping_settled(aws: Aws, uuid: str) -> None:
     wait_until(
-        lambda: aws.lambda_.get_event_source_mapping(UUID=uuid)["State"]
-        in ("Enabled", "Disabled"),
+        lambda: aws.lambda_.get_event_source_mapping(UUID=uuid)["State"] in ("Enabled", "Disabled"),
         120,
         f"event source mapping {uuid} to settle",
     )

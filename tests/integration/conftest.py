@@ -23,9 +23,16 @@ from typing import Any
 import pytest
 
 from provision import deploy
-from provision.emulator import MiniStack, docker_engine_running, free_port, stop_process, wait_healthy
-from provision.resources import Aws, ignore_missing, wait_until
+from provision.emulator import (
+    MiniStack,
+    docker_engine_running,
+    free_port,
+    stop_process,
+    wait_healthy,
+)
+from provision.resources import Aws
 from provision.stack import Settings
+from provision.uploads import upload_and_wait_for_report
 
 LOCALSTACK_IMAGE = "localstack/localstack:4.14.0"
 EMULATOR_CREDENTIALS = {
@@ -151,24 +158,9 @@ class Pipeline:
     outputs: dict[str, Any]
     inbox: AlertInbox
 
-    def upload(self, key: str, body: bytes, timeout: float = 60) -> dict[str, Any]:
+    def upload(self, key: str, body: bytes) -> dict[str, Any]:
         """Upload a file and return its report, once the loader has written it."""
-        reports = self.outputs["reports_bucket"]
-        report_key = f"{key}.report.json"
-        self.aws.s3.delete_object(Bucket=reports, Key=report_key)  # a re-upload's own report
-        self.aws.s3.put_object(Bucket=self.outputs["uploads_bucket"], Key=key, Body=body)
-        wait_until(
-            lambda: ignore_missing(
-                lambda: self.aws.s3.head_object(Bucket=reports, Key=report_key)
-            )
-            is not None,
-            timeout,
-            f"the report of {key}",
-        )
-        report: dict[str, Any] = json.loads(
-            self.aws.s3.get_object(Bucket=reports, Key=report_key)["Body"].read()
-        )
-        return report
+        return upload_and_wait_for_report(self.aws, self.outputs, key, body)
 
     def alerts_after_settling(self, store: str, timeout: float = 60) -> list[dict[str, Any]]:
         """All alerts for `store` so far, once every earlier change has gone through the stream.

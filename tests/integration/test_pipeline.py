@@ -56,8 +56,13 @@ def test_alert_carries_json_body_and_filterable_attributes(pipeline, store):
     assert (alert["item"], alert["count"], alert["previous_count"]) == ("Kindle", 0, 5)
     assert alert["source"].endswith(f"/{store}/day2.csv")
     assert alert["updated_at"]
-    [message] = [m for m in pipeline.inbox.received if m["body"] is not None
-                 and m["body"].get("store") == store and m["body"]["item"] == "Kindle"]
+    [message] = [
+        m
+        for m in pipeline.inbox.received
+        if m["body"] is not None
+        and m["body"].get("store") == store
+        and m["body"]["item"] == "Kindle"
+    ]
     assert message["attributes"] == {"store": store, "item": "Kindle", "event": "out_of_stock"}
 
 
@@ -204,9 +209,7 @@ def test_destroy_leaves_nothing_behind(aws: Aws):
     queues = aws.sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", [])
     functions = [f["FunctionName"] for f in aws.lambda_.list_functions()["Functions"]]
     roles = [r["RoleName"] for r in aws.iam.list_roles()["Roles"]]
-    log_groups = [
-        g["logGroupName"] for g in aws.logs.describe_log_groups()["logGroups"]
-    ]
+    log_groups = [g["logGroupName"] for g in aws.logs.describe_log_groups()["logGroups"]]
     mappings = [
         m
         for m in aws.lambda_.list_event_source_mappings()["EventSourceMappings"]
