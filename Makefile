@@ -14,7 +14,7 @@ ENDPOINT := http://127.0.0.1:$(PORT)
 EMULATOR_ENV := AWS_ENDPOINT_URL=$(ENDPOINT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: help venv up down outputs demo destroy deploy test unit integration e2e lint
+.PHONY: help venv up down outputs demo replay-failed destroy deploy test unit integration e2e lint
 
 help: ## Show the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ outputs: $(INSTALLED) ## Print the local stack's names and addresses as JSON
 demo: $(INSTALLED) ## Upload sample-data/ to the local stack and print the alerts that arrive
 	$(EMULATOR_ENV) $(PY) -m provision.demo --stack $(STACK)
 
+replay-failed: $(INSTALLED) ## Re-drive the uploads the loader gave up on (after fixing the cause)
+	$(EMULATOR_ENV) $(PY) -m provision replay-failed --stack $(STACK)
+
 destroy: $(INSTALLED) ## Remove the local stack (the emulator keeps running)
 	$(EMULATOR_ENV) $(PY) -m provision destroy --stack $(STACK)
 
@@ -57,7 +60,8 @@ integration: $(INSTALLED) ## Integration tests on a fresh emulator (MiniStack or
 e2e: $(INSTALLED) ## Integration tests against the emulator `make up` runs
 	E2E_ENDPOINT=$(ENDPOINT) $(EMULATOR_ENV) $(PY) -m pytest tests/integration
 
-lint: $(INSTALLED) ## ruff and mypy
+lint: $(INSTALLED) ## ruff, mypy and parliament (IAM policies)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(PY) -m provision.policy_lint

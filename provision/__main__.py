@@ -1,4 +1,4 @@
-"""python -m provision [up|outputs|destroy] [--stack NAME] [--endpoint-url URL] ...
+"""python -m provision [up|outputs|destroy|replay-failed] [--stack NAME] [--endpoint-url URL] ...
 
 With no endpoint (flag or AWS_ENDPOINT_URL) it targets real AWS, with the usual profile and
 region resolution of boto3.
@@ -13,14 +13,16 @@ from dataclasses import replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from provision import deploy
+from provision import deploy, replay
 from provision.resources import Changes
 from provision.stack import DEFAULT_STACK, Settings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m provision", description=__doc__.split("\n")[0])
-    parser.add_argument("command", nargs="?", default="up", choices=["up", "outputs", "destroy"])
+    parser.add_argument(
+        "command", nargs="?", default="up", choices=["up", "outputs", "destroy", "replay-failed"]
+    )
     parser.add_argument("--stack", default=DEFAULT_STACK, help="name every resource derives from")
     parser.add_argument("--endpoint-url", help="emulator endpoint (default: $AWS_ENDPOINT_URL)")
     parser.add_argument("--region", help="region (default: the profile's, else us-east-1)")
@@ -51,11 +53,14 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(result, indent=2))
         elif args.command == "outputs":
             print(json.dumps(deploy.outputs(aws, stack), indent=2))
+        elif args.command == "replay-failed":
+            count = replay.replay_failed_loads(aws, stack, say)
+            say(f"{count} failed load(s) replayed" if count else "no failed loads to replay")
         else:
             say(f"destroying stack {stack.name!r} on {target} ({stack.region})")
             changes = deploy.destroy(aws, stack, Changes(echo=say))
             say(f"{len(changes.made)} resource(s) removed" if changes.made else "nothing to remove")
-    except deploy.StackNotFound as error:
+    except (deploy.StackNotFound, LookupError) as error:
         print(f"error: {error}; run `python -m provision up` first", file=sys.stderr)
         return 1
     except (ClientError, BotoCoreError) as error:

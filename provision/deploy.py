@@ -46,6 +46,11 @@ FAILURE_QUEUE_ATTRIBUTES = {
 }
 
 
+# Encrypted at rest with the AWS managed key: publishers and SNS itself may use it without
+# extra key policy, and the alerts queue's SQS-managed encryption needs no key at all.
+TOPIC_ATTRIBUTES = {"KmsMasterKeyId": "alias/aws/sns"}
+
+
 class StackNotFound(Exception):
     """`outputs` was asked about a stack that is not there."""
 
@@ -78,12 +83,23 @@ def up(
     changes = changes or Changes()
 
     # Storage: uploads come in, reports go out to a bucket that triggers nothing.
-    ensure_bucket(aws, stack.uploads_bucket, stack.region, changes)
-    ensure_bucket(aws, stack.reports_bucket, stack.region, changes)
-    stream_arn = ensure_table(aws, stack.table, changes)
+    # Buckets refuse plain HTTP wherever the target speaks TLS; an emulator on http:// would
+    # then refuse its own functions, so there the policy is left out.
+    tls = not (aws.endpoint_url or "").startswith("http://")
+    if not tls:
+        changes.note(f"{aws.endpoint_url} is plain HTTP: buckets get no TLS-only policy here")
+    for bucket in (stack.uploads_bucket, stack.reports_bucket):
+        policy = policies.tls_only_bucket_policy(stack, bucket) if tls else None
+        ensure_bucket(aws, bucket, stack.region, policy, changes)
+    stream_arn = ensure_table(
+        aws, stack.table, [("store", "HASH"), ("item", "RANGE")], changes, stream=True
+    )
+    assert stream_arn is not None
+    # The newest snapshot loaded per store, so a file that arrives late cannot overwrite it.
+    ensure_table(aws, stack.snapshots_table, [("store", "HASH")], changes)
 
     # Alerts: the topic, the queue programs read alerts from, and people's subscriptions.
-    topic_arn = ensure_topic(aws, stack.topic, changes)
+    topic_arn = ensure_topic(aws, stack.topic, TOPIC_ATTRIBUTES, changes)
     alerts_url = ensure_queue(
         aws,
         stack.alerts_queue,
@@ -121,6 +137,7 @@ def up(
             settings.load_memory_mb,
             {
                 "TABLE_NAME": stack.table,
+                "SNAPSHOTS_TABLE": stack.snapshots_table,
                 "REPORTS_BUCKET": stack.reports_bucket,
                 "MAX_FILE_BYTES": str(settings.max_file_bytes),
                 "POWERTOOLS_METRICS_NAMESPACE": "Inventory",
@@ -236,6 +253,7 @@ def destroy(aws: Aws, stack: Stack, changes: Changes | None = None) -> Changes:
         delete_queue(aws, queue, changes)
     delete_topic(aws, stack.topic, changes)
     delete_table(aws, stack.table, changes)
+    delete_table(aws, stack.snapshots_table, changes)
     delete_bucket(aws, stack.uploads_bucket, changes)
     delete_bucket(aws, stack.reports_bucket, changes)
     # Last: an invocation still finishing when its function was deleted may write its final

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN_DIR = ROOT / ".run"
+# Where `make up` keeps the emulator's pid and log; tests point it elsewhere.
+RUN_DIR = Path(os.environ.get("INVENTORY_RUN_DIR", ROOT / ".run"))
 DEFAULT_PORT = 4566
 HEALTH_PATH = "/_localstack/health"  # both emulators answer here
 EMULATORS = ("ministack", "localstack")
@@ -30,6 +31,11 @@ EMULATORS = ("ministack", "localstack")
 
 class EmulatorError(Exception):
     """A sentence for the person at the terminal: what went wrong and what to do."""
+
+
+def enforce_iam_from_environment() -> bool:
+    """ENFORCE_IAM=false runs MiniStack without IAM checks; they are on by default."""
+    return os.environ.get("ENFORCE_IAM", "true").strip().lower() not in ("0", "false", "no")
 
 
 def docker_engine_running() -> bool:
@@ -104,6 +110,9 @@ class MiniStack:
 
     port: int
     workdir: Path
+    # AUTH=true: requests are checked against IAM policies, and functions run with their
+    # role's credentials, so a missing permission fails here as it would on AWS.
+    enforce_iam: bool = True
 
     @property
     def endpoint(self) -> str:
@@ -124,6 +133,7 @@ class MiniStack:
             GATEWAY_PORT=str(self.port),
             BIND_HOST="127.0.0.1",
             TMPDIR=str(tmp),
+            AUTH="true" if self.enforce_iam else "false",
             AWS_DEFAULT_REGION=env.get("AWS_DEFAULT_REGION", "us-east-1"),
         )
         return env
@@ -196,7 +206,7 @@ def start(requested: str | None, port: int = DEFAULT_PORT) -> str:
         (RUN_DIR / "emulator").write_text("localstack")
         wait_healthy(endpoint, 120)
     else:
-        ministack = MiniStack(port, RUN_DIR / "ministack")
+        ministack = MiniStack(port, RUN_DIR / "ministack", enforce_iam_from_environment())
         process = ministack.spawn()
         (RUN_DIR / "ministack.pid").write_text(str(process.pid))
         (RUN_DIR / "emulator").write_text("ministack")
@@ -231,7 +241,13 @@ def _running_emulator() -> str | None:
         pid_file = RUN_DIR / "ministack.pid"
         pid = pid_file.read_text().strip() if pid_file.exists() else ""
         if not pid.isdigit() or not _alive(int(pid)):
-            # A stale record of a MiniStack that died or a machine that rebooted.
+            # A MiniStack that died, or a machine that rebooted: nothing to stop, so the stale
+            # record is removed and the caller goes on (failing would only make the user
+            # delete the file by hand).
+            print(
+                f"removed the stale pid file of a MiniStack no longer running ({pid})",
+                file=sys.stderr,
+            )
             marker.unlink()
             pid_file.unlink(missing_ok=True)
             return None

@@ -7,6 +7,9 @@ from typing import Any
 
 from provision.stack import Stack
 
+# Not an action in AWS's IAM catalogue (so linters call it unknown); see check_stock_policy.
+EMULATOR_ONLY_PUBLISH_BATCH = "sns:PublishBatch"
+
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -39,7 +42,8 @@ def load_inventory_policy(stack: Stack) -> dict[str, Any]:
             *_logs(stack, stack.load_function),
             {
                 "Effect": "Allow",
-                "Action": ["s3:GetObject"],
+                # GetObjectVersion: the bucket is versioned and an event names its version.
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
                 "Resource": f"{stack.bucket_arn(stack.uploads_bucket)}/*",
             },
             {
@@ -56,8 +60,21 @@ def load_inventory_policy(stack: Stack) -> dict[str, Any]:
             },
             {
                 "Effect": "Allow",
-                "Action": ["dynamodb:BatchWriteItem"],
+                # PutItem: rows of a file older than the newest loaded, written conditionally.
+                "Action": ["dynamodb:BatchWriteItem", "dynamodb:PutItem"],
                 "Resource": stack.table_arn,
+            },
+            {
+                "Effect": "Allow",
+                # Claim a store for a file, and read the claims back when it is loaded.
+                "Action": ["dynamodb:UpdateItem", "dynamodb:BatchGetItem"],
+                "Resource": stack.snapshots_table_arn,
+            },
+            {
+                "Effect": "Allow",
+                # Load again a newer snapshot that this file's batches may have overtaken.
+                "Action": ["lambda:InvokeFunction"],
+                "Resource": f"{stack.arn('lambda')}:function:{stack.load_function}",
             },
             {
                 "Effect": "Allow",
@@ -80,16 +97,46 @@ def check_stock_policy(stack: Stack) -> dict[str, Any]:
                     "dynamodb:DescribeStream",
                     "dynamodb:GetRecords",
                     "dynamodb:GetShardIterator",
-                    "dynamodb:ListStreams",
                 ],
                 "Resource": f"{stack.table_arn}/stream/*",
             },
-            {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": stack.topic_arn},
+            {
+                "Effect": "Allow",
+                # The event source mapping lists the table's streams; IAM accepts no resource
+                # narrower than "*" for ListStreams (it names no stream until it has listed).
+                "Action": ["dynamodb:ListStreams"],
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                # AWS authorises PublishBatch as sns:Publish; MiniStack, enforcing IAM, checks
+                # the operation's own name. Naming both keeps one policy for every target.
+                "Action": ["sns:Publish", EMULATOR_ONLY_PUBLISH_BATCH],
+                "Resource": stack.topic_arn,
+            },
             {
                 "Effect": "Allow",
                 "Action": ["sqs:SendMessage"],
                 "Resource": stack.queue_arn(stack.alert_failures_queue),
             },
+        ],
+    }
+
+
+def tls_only_bucket_policy(stack: Stack, bucket: str) -> dict[str, Any]:
+    """Refuse any request to the bucket that does not come over TLS."""
+    arn = stack.bucket_arn(bucket)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [arn, f"{arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
         ],
     }
 

@@ -25,6 +25,11 @@ class Changes:
     made: list[str] = field(default_factory=list)
     echo: Callable[[str], None] | None = None
 
+    def note(self, line: str) -> None:
+        """Say something about the run that is not a change."""
+        if self.echo:
+            self.echo(line)
+
     def record(self, action: str, kind: str, name: str) -> None:
         line = f"{action:8} {kind} {name}"
         self.made.append(line)
@@ -108,8 +113,10 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
 # ---------------------------------------------------------------- S3
 
 
-def ensure_bucket(aws: Aws, name: str, region: str, changes: Changes) -> None:
-    """A private, encrypted bucket."""
+def ensure_bucket(
+    aws: Aws, name: str, region: str, policy: dict[str, Any] | None, changes: Changes
+) -> None:
+    """A private, encrypted, versioned bucket, with this bucket policy if one is given."""
     if ignore_missing(lambda: aws.s3.head_bucket(Bucket=name), "404", "NoSuchBucket") is None:
         options: dict[str, Any] = {}
         if region != "us-east-1":
@@ -141,6 +148,15 @@ def ensure_bucket(aws: Aws, name: str, region: str, changes: Changes) -> None:
     if current_algorithms != ["AES256"]:
         aws.s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=encryption)
         changes.record("updated", "bucket encryption", name)
+    if aws.s3.get_bucket_versioning(Bucket=name).get("Status") != "Enabled":
+        aws.s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        changes.record("updated", "bucket versioning", name)
+    current_policy = ignore_missing(
+        lambda: json.loads(aws.s3.get_bucket_policy(Bucket=name)["Policy"]), "NoSuchBucketPolicy"
+    )
+    if policy is not None and current_policy != policy:
+        aws.s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+        changes.record("updated", "bucket policy", name)
 
 
 def ensure_bucket_notification(aws: Aws, bucket: str, function_arn: str, changes: Changes) -> None:
@@ -185,32 +201,27 @@ def delete_bucket(aws: Aws, name: str, changes: Changes) -> None:
 # ---------------------------------------------------------------- DynamoDB
 
 
-def ensure_table(aws: Aws, name: str, changes: Changes) -> str:
-    """The inventory table: on-demand, keyed by store and item, streaming both images.
-
-    Returns the stream ARN.
-    """
-    stream = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+def ensure_table(
+    aws: Aws, name: str, keys: list[tuple[str, str]], changes: Changes, stream: bool = False
+) -> str | None:
+    """An on-demand table with string `keys` ((name, HASH|RANGE), ...), streaming both images
+    of every change if `stream`. Returns the stream ARN, if any."""
+    wanted_stream = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     description = ignore_missing(
         lambda: aws.dynamodb.describe_table(TableName=name)["Table"], "ResourceNotFoundException"
     )
     if description is None:
+        options: dict[str, Any] = {"StreamSpecification": wanted_stream} if stream else {}
         aws.dynamodb.create_table(
             TableName=name,
-            AttributeDefinitions=[
-                {"AttributeName": "store", "AttributeType": "S"},
-                {"AttributeName": "item", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "store", "KeyType": "HASH"},
-                {"AttributeName": "item", "KeyType": "RANGE"},
-            ],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key, _ in keys],
+            KeySchema=[{"AttributeName": key, "KeyType": kind} for key, kind in keys],
             BillingMode="PAY_PER_REQUEST",
-            StreamSpecification=stream,
+            **options,
         )
         changes.record("created", "table", name)
-    elif description.get("StreamSpecification") != stream:
-        aws.dynamodb.update_table(TableName=name, StreamSpecification=stream)
+    elif stream and description.get("StreamSpecification") != wanted_stream:
+        aws.dynamodb.update_table(TableName=name, StreamSpecification=wanted_stream)
         changes.record("updated", "table stream", name)
     aws.dynamodb.get_waiter("table_exists").wait(
         TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
@@ -220,7 +231,8 @@ def ensure_table(aws: Aws, name: str, changes: Changes) -> str:
         120,
         f"table {name} to be active",
     )
-    return str(aws.dynamodb.describe_table(TableName=name)["Table"]["LatestStreamArn"])
+    arn = aws.dynamodb.describe_table(TableName=name)["Table"].get("LatestStreamArn")
+    return str(arn) if stream else None
 
 
 def delete_table(aws: Aws, name: str, changes: Changes) -> None:
@@ -236,13 +248,18 @@ def delete_table(aws: Aws, name: str, changes: Changes) -> None:
 # ---------------------------------------------------------------- SNS and SQS
 
 
-def ensure_topic(aws: Aws, name: str, changes: Changes) -> str:
-    """The alert topic; returns its ARN."""
-    existing = find_topic(aws, name)
-    if existing:
-        return existing
-    arn = str(aws.sns.create_topic(Name=name)["TopicArn"])
-    changes.record("created", "topic", name)
+def ensure_topic(aws: Aws, name: str, attributes: dict[str, str], changes: Changes) -> str:
+    """A topic with these attributes; returns its ARN."""
+    arn = find_topic(aws, name)
+    if arn is None:
+        arn = str(aws.sns.create_topic(Name=name, Attributes=attributes)["TopicArn"])
+        changes.record("created", "topic", name)
+        return arn
+    current = aws.sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+    for key, value in attributes.items():
+        if current.get(key) != value:
+            aws.sns.set_topic_attributes(TopicArn=arn, AttributeName=key, AttributeValue=value)
+            changes.record("updated", f"topic {key}", name)
     return arn
 
 

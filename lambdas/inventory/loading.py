@@ -9,6 +9,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from inventory.parsing import FileRejected, Record
@@ -35,6 +36,18 @@ class SeenKeys:
         self._lines = array("I", bytes(array("I").itemsize * capacity))
         self._mask = capacity - 1
         self._size = 0
+
+    @classmethod
+    def for_file_of(cls, size_bytes: int) -> "SeenKeys":
+        """A table already big enough for a file of `size_bytes`, so it seldom has to grow.
+
+        Rows take 25 bytes or more in practice; guessing one per 32 bytes errs small, so a file
+        of long rows does not reserve memory it never uses (the table still grows if needed).
+        """
+        capacity = 1024
+        while capacity <= 2 * (size_bytes // 32):
+            capacity *= 2
+        return cls(capacity)
 
     def add(self, key: tuple[str, str], line: int) -> int | None:
         """Record `key` as seen on `line`; return the line it was last seen on, if any."""
@@ -91,12 +104,20 @@ class LoadOutcome:
     rows_loaded: int = 0
     rows_rejected: int = 0
     rows_duplicate: int = 0
+    rows_superseded: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
     file_error: FileRejected | None = None
 
+    def supersede(self, rows: int) -> None:
+        """`rows` of the loaded keys were not written: the table has them from a newer file."""
+        self.rows_loaded -= rows
+        self.rows_superseded += rows
+
     @property
     def status(self) -> str:
+        if not self.rows_loaded and self.rows_superseded and self.file_error is None:
+            return "superseded"
         if not self.rows_loaded:
             return "rejected"
         if self.file_error is not None:
@@ -104,15 +125,18 @@ class LoadOutcome:
         return "loaded_with_rejections" if self.rows_rejected else "loaded"
 
 
-def load_records(records: Iterable[Record], sink: Callable[[StockRow], None]) -> LoadOutcome:
+def load_records(
+    records: Iterable[Record], sink: Callable[[StockRow], None], size_bytes: int = 0
+) -> LoadOutcome:
     """Validate `records` and pass each valid row to `sink`, in file order.
 
     A later row for the same (store, item) is passed on too, so the last one wins wherever the
     sink stores rows in order. A `FileRejected` raised while reading ends the file: the rows
-    already passed on stay loaded, and the outcome says where reading stopped.
+    already passed on stay loaded, and the outcome says where reading stopped. `size_bytes`,
+    the file's size, only sizes the duplicate-key table up front.
     """
     outcome = LoadOutcome()
-    seen = SeenKeys()
+    seen = SeenKeys.for_file_of(size_bytes)
     try:
         for record in records:
             result = validate(record)
@@ -147,6 +171,7 @@ def build_report(outcome: LoadOutcome, source: dict[str, Any]) -> dict[str, Any]
         "rows_loaded": outcome.rows_loaded,
         "rows_rejected": outcome.rows_rejected,
         "rows_duplicate": outcome.rows_duplicate,
+        "rows_superseded": outcome.rows_superseded,
         "file_error": None if error is None else {"reason": error.reason, "line": error.line},
         "rejected_rows": [
             {"line": r.line, "reason": r.reason, "row": _safe_fields(r.fields)}
@@ -163,6 +188,17 @@ def build_report(outcome: LoadOutcome, source: dict[str, Any]) -> dict[str, Any]
         ],
         "listed_rows_limit": MAX_LISTED_ROWS,
     }
+
+
+def snapshot_time(event_time: str | None, last_modified: datetime) -> str:
+    """When a file's snapshot was taken: S3's event time (to the millisecond), else the
+    object's Last-Modified; in one UTC format, so that text order is time order."""
+    moment = last_modified
+    if event_time:
+        moment = datetime.fromisoformat(event_time.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # S3 speaks UTC; never the container's zone
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def safe_cell(value: Any) -> Any:

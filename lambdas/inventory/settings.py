@@ -15,8 +15,17 @@ def required(name: str) -> str:
     return value
 
 
+def function_name() -> str:
+    """This function's own name, which the Lambda runtime sets."""
+    return required("AWS_LAMBDA_FUNCTION_NAME")
+
+
 def table_name() -> str:
     return required("TABLE_NAME")
+
+
+def snapshots_table() -> str:
+    return required("SNAPSHOTS_TABLE")
 
 
 def reports_bucket() -> str:

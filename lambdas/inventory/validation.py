@@ -59,8 +59,10 @@ def validate(record: Record) -> StockRow | Rejection:
                 and 0 < len(count) <= 9
                 and count.isdigit()
                 and count.isascii()
-                and not _CONTROL_CHARACTERS.search(store)
-                and not _CONTROL_CHARACTERS.search(item)
+                # isprintable() is a cheap C check that rules out every control character;
+                # names it does not pass (a no-break space, say) still get the exact test.
+                and (store.isprintable() or not _CONTROL_CHARACTERS.search(store))
+                and (item.isprintable() or not _CONTROL_CHARACTERS.search(item))
             ):
                 return StockRow(record.line, store, item, int(count))
     return validate_fully(record)

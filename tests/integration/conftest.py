@@ -9,14 +9,11 @@ destroyed at the end.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +23,14 @@ from provision import deploy
 from provision.emulator import (
     MiniStack,
     docker_engine_running,
+    enforce_iam_from_environment,
     free_port,
     stop_process,
     wait_healthy,
 )
 from provision.resources import Aws
 from provision.stack import Settings
-from provision.uploads import upload_and_wait_for_report
+from tests.integration.support import AlertInbox, Pipeline
 
 LOCALSTACK_IMAGE = "localstack/localstack:4.14.0"
 EMULATOR_CREDENTIALS = {
@@ -66,7 +64,7 @@ def endpoint() -> Iterator[str | None]:
 
 
 def _localstack() -> Iterator[str]:
-    from testcontainers.localstack import LocalStackContainer
+    from testcontainers.community.localstack import LocalStackContainer
 
     container = (
         LocalStackContainer(image=LOCALSTACK_IMAGE)
@@ -80,7 +78,7 @@ def _localstack() -> Iterator[str]:
 
 def _ministack() -> Iterator[str]:
     workdir = Path(tempfile.mkdtemp(prefix="inventory-it-"))
-    ministack = MiniStack(free_port(), workdir)
+    ministack = MiniStack(free_port(), workdir, enforce_iam_from_environment())
     process = ministack.spawn()
     try:
         wait_healthy(ministack.endpoint, 60, process, ministack.log)
@@ -107,89 +105,6 @@ def stack(aws: Aws) -> Iterator[dict[str, Any]]:
         yield outputs
     finally:
         deploy.destroy(aws, located)
-
-
-@dataclass
-class AlertInbox:
-    """Every alert the stack's SQS queue delivers this session, drained on demand."""
-
-    aws: Aws
-    queue_url: str
-    received: list[dict[str, Any]] = field(default_factory=list)
-
-    def wait_for(
-        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float, what: str
-    ) -> list[dict[str, Any]]:
-        """Long-poll until `predicate(received)` holds; fail saying `what` was awaited."""
-        deadline = time.monotonic() + timeout
-        while not predicate(self.received):
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out after {timeout}s waiting for {what}; got {self.received}")
-            response = self.aws.sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=10,
-                WaitTimeSeconds=1,
-                MessageAttributeNames=["All"],
-            )
-            for message in response.get("Messages", []):
-                self.received.append(
-                    {
-                        "body": json.loads(message["Body"]),
-                        "attributes": {
-                            name: value["StringValue"]
-                            for name, value in message.get("MessageAttributes", {}).items()
-                        },
-                    }
-                )
-                self.aws.sqs.delete_message(
-                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-        return self.received
-
-    def for_store(self, store: str) -> list[dict[str, Any]]:
-        return [alert["body"] for alert in self.received if alert["body"]["store"] == store]
-
-
-@dataclass
-class Pipeline:
-    """Drives the stack the way a store and a subscriber would."""
-
-    aws: Aws
-    outputs: dict[str, Any]
-    inbox: AlertInbox
-
-    def upload(self, key: str, body: bytes) -> dict[str, Any]:
-        """Upload a file and return its report, once the loader has written it."""
-        return upload_and_wait_for_report(self.aws, self.outputs, key, body)
-
-    def alerts_after_settling(self, store: str, timeout: float = 60) -> list[dict[str, Any]]:
-        """All alerts for `store` so far, once every earlier change has gone through the stream.
-
-        A barrier: a marker item of the same store is set to 0 after everything else; the
-        stream delivers a store's changes in order, so when the marker's alert arrives, every
-        alert the earlier uploads could cause has arrived too.
-        """
-        marker = f"zz-barrier-{uuid.uuid4().hex[:8]}"
-        self.upload(f"barriers/{marker}.csv", f"store,item,count\n{store},{marker},0\n".encode())
-        self.inbox.wait_for(
-            lambda _: any(alert["item"] == marker for alert in self.inbox.for_store(store)),
-            timeout,
-            f"the barrier alert {marker} of {store}",
-        )
-        return [
-            alert
-            for alert in self.inbox.for_store(store)
-            if not alert["item"].startswith("zz-barrier-")
-        ]
-
-    def item(self, store: str, item: str) -> dict[str, Any] | None:
-        response = self.aws.dynamodb.get_item(
-            TableName=self.outputs["table"],
-            Key={"store": {"S": store}, "item": {"S": item}},
-            ConsistentRead=True,
-        )
-        found: dict[str, Any] | None = response.get("Item")
-        return found
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from typing import Any
 from provision import deploy
 from provision.resources import Aws, Changes, ignore_missing, wait_until
 from provision.stack import Settings
+from tests.integration.support import invoke, s3_event
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample-data"
 
@@ -143,13 +144,12 @@ def test_unreadable_file_gets_a_report_and_is_not_retried(pipeline, aws: Aws, st
     assert "gzip" in report["file_error"]["reason"]
     assert pipeline.item(store, "Zipped") is None
     # and the loader succeeds on it, so Lambda has nothing to retry: invoke it as S3 would
-    response = aws.lambda_.invoke(
-        FunctionName=pipeline.outputs["functions"]["load_inventory"],
-        Payload=json.dumps(_s3_event(pipeline.outputs["uploads_bucket"], key)).encode(),
+    response = invoke(
+        aws,
+        pipeline.outputs["functions"]["load_inventory"],
+        s3_event(pipeline.outputs["uploads_bucket"], key),
     )
-    assert "FunctionError" not in response
-    [summary] = json.loads(response["Payload"].read())["reports"]
-    assert summary["status"] == "rejected"
+    assert [summary["status"] for summary in response["reports"]] == ["rejected"]
 
 
 def test_keys_with_spaces_and_plus_signs_are_loaded(pipeline, store):
@@ -224,17 +224,3 @@ def test_destroy_leaves_nothing_behind(aws: Aws):
     assert mappings == []
     # and destroying again is harmless
     assert deploy.destroy(aws, located).made == []
-
-
-def _s3_event(bucket: str, key: str) -> dict[str, Any]:
-    from urllib.parse import quote_plus
-
-    return {
-        "Records": [
-            {
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Put",
-                "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key)}},
-            }
-        ]
-    }

@@ -4,6 +4,7 @@ against botocore's Stubber."""
 from __future__ import annotations
 
 import copy
+import io
 import json
 import uuid
 from collections.abc import Iterator, Sequence
@@ -261,6 +262,27 @@ def test_more_alerts_than_one_publish_batch_are_all_delivered(aws):
     assert delivered_items(aws) == [("berlin", f"item-{n:02d}") for n in range(23)]
 
 
+def test_a_batch_of_alerts_is_logged_in_one_line_naming_the_first_items(aws, monkeypatch):
+    # given more alerts than the log line names, and the logger writing where the test reads
+    written = io.StringIO()
+    monkeypatch.setattr(handler.logger.registered_handler, "stream", written)
+    total = handler.LOGGED_ALERTS + 20
+    records = [stream_record(str(100 + n), "berlin", f"i{n}", new=0, old=1) for n in range(total)]
+
+    # when
+    handler.lambda_handler(stream_event(*records), FakeContext())
+
+    # then one line counts them all and names the first LOGGED_ALERTS
+    lines = [json.loads(line) for line in written.getvalue().splitlines()]
+    [logged] = [line for line in lines if line["message"] == "out of stock"]
+    assert logged["alerts"] == total
+    assert logged["items"][:2] == [
+        {"store": "berlin", "item": "i0"},
+        {"store": "berlin", "item": "i1"},
+    ]
+    assert len(logged["items"]) == handler.LOGGED_ALERTS
+
+
 def test_unreadable_record_is_reported_while_earlier_alerts_are_published(aws):
     # given
     event = stream_event(
@@ -344,7 +366,8 @@ def test_publish_error_reports_the_first_record_of_the_failed_request(stubbed_sn
     stubbed_sns.assert_no_pending_responses()
 
 
-def test_failed_publish_wins_over_a_later_unreadable_record(stubbed_sns):
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_failed_first_publish_wins_over_a_later_unreadable_record(stubbed_sns):
     # given
     stubbed_sns.add_response("publish_batch", publish_response(["0"], failed=["0"]))
     event = stream_event(
@@ -352,12 +375,162 @@ def test_failed_publish_wins_over_a_later_unreadable_record(stubbed_sns):
         stream_record("200", "berlin", "pears", new="x", old=5),
     )
 
+    # when: nothing was published, so the whole batch fails, naming the failed alert's record
+    with pytest.raises(handler.BatchFailed, match="record 100$"):
+        handler.lambda_handler(event, FakeContext())
+
+    # then
+    stubbed_sns.assert_no_pending_responses()
+
+
+def test_failed_publish_after_a_published_alert_wins_over_a_later_unreadable_record(
+    stubbed_sns,
+):
+    # given: alerts 0 (record 100) and 1 (record 200); alert 1 fails; record 300 is unreadable
+    stubbed_sns.add_response("publish_batch", publish_response(["0", "1"], failed=["1"]))
+    event = stream_event(
+        stream_record("100", "berlin", "apples", new=0, old=5),
+        stream_record("200", "berlin", "figs", new=0, old=2),
+        stream_record("300", "berlin", "pears", new="x", old=5),
+    )
+
     # when
     result = handler.lambda_handler(event, FakeContext())
 
     # then
+    assert result == {"batchItemFailures": [{"itemIdentifier": "200"}]}
+    stubbed_sns.assert_no_pending_responses()
+
+
+# --- the handler failing before any alert went out ------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_first_alert_failing_to_publish_fails_the_whole_batch(stubbed_sns):
+    # given: the only request fails for every entry: no alert went out
+    stubbed_sns.add_response(
+        "publish_batch",
+        publish_response(["0", "1"], failed=["0", "1"]),
+        {"TopicArn": TOPIC_ARN, "PublishBatchRequestEntries": ANY},
+    )
+    event = stream_event(
+        stream_record("100", "berlin", "apples", new=0, old=5),
+        stream_record("200", "berlin", "pears", new=0, old=5),
+    )
+
+    # when
+    with pytest.raises(handler.BatchFailed) as raised:
+        handler.lambda_handler(event, FakeContext())
+
+    # then
+    assert "no alert published" in str(raised.value)
+    assert "100" in str(raised.value)
+    stubbed_sns.assert_no_pending_responses()
+
+
+def test_first_alert_failing_while_later_ones_of_its_request_went_out_is_reported_not_raised(
+    stubbed_sns,
+):
+    # given: the first entry is refused, but SNS accepted the second of the same request
+    stubbed_sns.add_response(
+        "publish_batch",
+        publish_response(["0", "1"], failed=["0"]),
+        {"TopicArn": TOPIC_ARN, "PublishBatchRequestEntries": ANY},
+    )
+    event = stream_event(
+        stream_record("100", "berlin", "apples", new=0, old=5),
+        stream_record("200", "berlin", "pears", new=0, old=5),
+    )
+
+    # when
+    result = handler.lambda_handler(event, FakeContext())
+
+    # then: an alert is out, so Lambda resumes at the refused one rather than retry the whole
+    # batch (which could only send pears again too)
     assert result == {"batchItemFailures": [{"itemIdentifier": "100"}]}
     stubbed_sns.assert_no_pending_responses()
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_first_publish_request_erroring_fails_the_whole_batch(stubbed_sns):
+    # given: the first PublishBatch request fails outright
+    stubbed_sns.add_client_error("publish_batch", "InternalError", http_status_code=500)
+    records = [stream_record(str(1000 + n), "berlin", f"item-{n}", new=0, old=1) for n in range(12)]
+
+    # when
+    with pytest.raises(handler.BatchFailed, match="record 1000$"):
+        handler.lambda_handler(stream_event(*records), FakeContext())
+
+    # then: the second request was never made
+    stubbed_sns.assert_no_pending_responses()
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_first_alert_failing_after_records_without_alerts_fails_the_whole_batch(stubbed_sns):
+    # given: records 100 and 200 make no alert; 300's alert is the first and it fails
+    stubbed_sns.add_response("publish_batch", publish_response(["0"], failed=["0"]))
+    event = stream_event(
+        stream_record("100", "berlin", "apples", new=4, old=5),
+        stream_record("200", "berlin", "pears", new=0, old=0),
+        stream_record("300", "berlin", "figs", new=0, old=2),
+    )
+
+    # when
+    with pytest.raises(handler.BatchFailed, match="record 300$"):
+        handler.lambda_handler(event, FakeContext())
+
+    # then
+    stubbed_sns.assert_no_pending_responses()
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_unreadable_first_record_fails_the_whole_batch_and_publishes_nothing(aws):
+    # given
+    event = stream_event(
+        stream_record("100", "berlin", "pears", new="x", old=5),
+        stream_record("200", "berlin", "apples", new=0, old=5),
+    )
+
+    # when
+    with pytest.raises(handler.BatchFailed, match="record 100$"):
+        handler.lambda_handler(event, FakeContext())
+
+    # then: 200 was not handled, so its alert waits for the retry
+    assert delivered(aws) == []
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_unreadable_record_after_records_without_alerts_fails_the_whole_batch(aws):
+    # given: 100 and 200 make no alert, 300 is unreadable, 400 would alert
+    event = stream_event(
+        stream_record("100", "berlin", "apples", new=4, old=5),
+        stream_record("200", "berlin", "figs", new=3, old=None),
+        stream_record("300", "berlin", "pears", new="x", old=5),
+        stream_record("400", "berlin", "kiwis", new=0, old=5),
+    )
+
+    # when
+    with pytest.raises(handler.BatchFailed, match="record 300$"):
+        handler.lambda_handler(event, FakeContext())
+
+    # then
+    assert delivered(aws) == []
+
+
+def test_unreadable_record_after_a_published_alert_is_reported_not_raised(aws):
+    # given: one alert goes out before the unreadable record
+    event = stream_event(
+        stream_record("100", "berlin", "pears", new=4, old=5),
+        stream_record("200", "berlin", "apples", new=0, old=5),
+        stream_record("300", "berlin", "figs", new="x", old=5),
+    )
+
+    # when
+    result = handler.lambda_handler(event, FakeContext())
+
+    # then: retrying the whole batch would publish apples twice; Lambda resumes at 300
+    assert result == {"batchItemFailures": [{"itemIdentifier": "300"}]}
+    assert delivered_items(aws) == [("berlin", "apples")]
 
 
 # --- AlertTopic --------------------------------------------------------------------------
@@ -425,7 +598,8 @@ def test_alert_topic_renders_a_sentence_for_people_and_json_for_programs(sns):
     assert entry["Subject"] == "Out of stock"
     renderings = json.loads(entry["Message"])
     assert renderings["email"] == renderings["sms"] == "berlin is out of stock of apples"
-    assert renderings["default"] == renderings["sqs"]
+    # Queues, functions and email-json subscribers all fall back to "default".
+    assert set(renderings) == {"default", "email", "sms"}
     assert json.loads(renderings["default"]) == {
         "event": "out_of_stock",
         "store": "berlin",
@@ -455,6 +629,7 @@ def test_alert_topic_raises_publish_failed_at_the_first_failed_entry(sns):
     # then: alerts 20-24 were never sent
     assert raised.value.first_failed == 13
     assert "InternalError" in raised.value.reason
+    assert raised.value.published_any is True
     stubber.assert_no_pending_responses()
 
 
@@ -471,6 +646,66 @@ def test_alert_topic_raises_publish_failed_at_the_start_of_a_request_that_errors
     # then
     assert raised.value.first_failed == 10
     assert "AuthorizationError" in raised.value.reason
+    assert raised.value.published_any is True
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("failed", "first_failed", "published_any"),
+    [
+        (["0", "1", "2"], 0, False),
+        (["2", "0"], 0, True),
+        (["1", "2"], 1, True),
+    ],
+    ids=["all-refused", "first-refused-middle-accepted", "first-accepted"],
+)
+def test_alert_topic_says_whether_any_alert_of_a_first_request_went_out(
+    sns, failed, first_failed, published_any
+):
+    # given: one request of three alerts, some entries refused
+    topic, stubber, _ = sns
+    expect_publish(stubber, 3, failed=failed)
+
+    # when
+    with pytest.raises(PublishFailed) as raised:
+        topic.publish([alert(n) for n in range(3)])
+
+    # then
+    assert raised.value.first_failed == first_failed
+    assert raised.value.published_any is published_any
+    stubber.assert_no_pending_responses()
+
+
+def test_alert_topic_first_request_erroring_published_nothing(sns):
+    # given
+    topic, stubber, _ = sns
+    stubber.add_client_error("publish_batch", "InternalError", http_status_code=500)
+
+    # when
+    with pytest.raises(PublishFailed) as raised:
+        topic.publish([alert(n) for n in range(15)])
+
+    # then
+    assert (raised.value.first_failed, raised.value.published_any) == (0, False)
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("second", ["all-refused", "error"])
+def test_alert_topic_after_a_published_request_always_published_some(sns, second):
+    # given: the first request went out whole; the second fails entirely
+    topic, stubber, _ = sns
+    expect_publish(stubber, 10)
+    if second == "error":
+        stubber.add_client_error("publish_batch", "InternalError", http_status_code=500)
+    else:
+        expect_publish(stubber, 5, failed=[str(n) for n in range(5)])
+
+    # when
+    with pytest.raises(PublishFailed) as raised:
+        topic.publish([alert(n) for n in range(15)])
+
+    # then
+    assert (raised.value.first_failed, raised.value.published_any) == (10, True)
     stubber.assert_no_pending_responses()
 
 

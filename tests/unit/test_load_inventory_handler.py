@@ -1,4 +1,9 @@
-"""load_inventory's handler against moto: uploads bucket -> table rows and a report per file."""
+"""load_inventory's handler against moto: uploads bucket -> table rows and a report per file.
+
+The uploads bucket is versioned, as provision makes it, and the snapshots table orders the
+files of each store by the time S3 received them. The function's own Lambda client (which
+re-drives a newer snapshot that a load overtook) is a fake that records each invocation.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +25,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from inventory.adapters.clients import client
+from inventory.adapters.table import Snapshot
 from load_inventory import handler
 
 REGION = "us-east-1"
@@ -26,17 +33,22 @@ ACCOUNT = "000000000000"
 UPLOADS = f"inventory-uploads-{ACCOUNT}-{REGION}"
 REPORTS = f"inventory-reports-{ACCOUNT}-{REGION}"
 TABLE = "inventory-inventory"
+SNAPSHOTS = "inventory-snapshots"
+FUNCTION = "inventory-load_inventory"
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 SEED_CSV = b"store,item,count\nberlin,apples,12\nberlin,pears,0\nparis,apples,3\n"
 SEED_ROWS = {("berlin", "apples"): 12, ("berlin", "pears"): 0, ("paris", "apples"): 3}
+
+EVENT_TIME = "2025-01-01T00:00:00.000Z"
+SNAPSHOT_AT = "2025-01-01T00:00:00.000+00:00"  # EVENT_TIME as the table stores it
 
 
 @dataclass
 class FakeContext:
     """The parts of the Lambda context the handler and Powertools read."""
 
-    function_name: str = "inventory-load_inventory"
+    function_name: str = FUNCTION
     memory_limit_in_mb: int = 1024
     invoked_function_arn: str = (
         f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:inventory-load_inventory"
@@ -48,26 +60,41 @@ class FakeContext:
         return self.remaining_millis
 
 
-def s3_put_event(*keys: str, bucket: str = UPLOADS) -> dict[str, Any]:
-    """An S3 ObjectCreated:Put notification naming `keys`, URL-encoded as S3 sends them."""
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventTime": "2025-01-01T00:00:00.000Z",
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "inventory-uploads",
-                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                    "object": {"key": quote_plus(key, safe="/"), "size": 0, "sequencer": "0"},
-                },
-            }
-            for key in keys
-        ]
+def s3_record(
+    key: str,
+    bucket: str = UPLOADS,
+    event_time: str | None = EVENT_TIME,
+    version_id: str | None = None,
+) -> dict[str, Any]:
+    """One S3 ObjectCreated:Put record for `key`, URL-encoded as S3 sends it; with the
+    versionId S3 adds for a versioned bucket, and without eventTime if `event_time` is None."""
+    s3_object: dict[str, Any] = {"key": quote_plus(key, safe="/"), "size": 0, "sequencer": "0"}
+    if version_id is not None:
+        s3_object["versionId"] = version_id
+    record: dict[str, Any] = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": REGION,
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "inventory-uploads",
+            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+            "object": s3_object,
+        },
     }
+    if event_time is not None:
+        record["eventTime"] = event_time
+    return record
+
+
+def s3_put_event(*keys: str, bucket: str = UPLOADS) -> dict[str, Any]:
+    """An S3 ObjectCreated:Put notification naming `keys` (no versionId: the latest is read)."""
+    return {"Records": [s3_record(key, bucket) for key in keys]}
+
+
+def event_of(*records: dict[str, Any]) -> dict[str, Any]:
+    return {"Records": list(records)}
 
 
 @pytest.fixture
@@ -81,6 +108,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
     monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("SNAPSHOTS_TABLE", SNAPSHOTS)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", FUNCTION)  # the runtime sets it
     monkeypatch.setenv("REPORTS_BUCKET", REPORTS)
     monkeypatch.setenv("WRITE_LANES", "4")
     monkeypatch.delenv("MAX_FILE_BYTES", raising=False)
@@ -89,16 +118,19 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def _clear_caches() -> None:
     handler.file_store.cache_clear()
     handler.stock_table.cache_clear()
+    handler.loader.cache_clear()
     client.cache_clear()
 
 
 @pytest.fixture
 def aws(aws_env: None) -> Iterator[SimpleNamespace]:
-    """Moto's uploads and reports buckets and the inventory table (store HASH, item RANGE)."""
+    """Moto's uploads (versioned) and reports buckets, the inventory table (store HASH, item
+    RANGE) and the snapshots table (store HASH)."""
     _clear_caches()
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=UPLOADS)
+        s3.put_bucket_versioning(Bucket=UPLOADS, VersioningConfiguration={"Status": "Enabled"})
         s3.create_bucket(Bucket=REPORTS)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         dynamodb.create_table(
@@ -111,6 +143,12 @@ def aws(aws_env: None) -> Iterator[SimpleNamespace]:
                 {"AttributeName": "store", "AttributeType": "S"},
                 {"AttributeName": "item", "AttributeType": "S"},
             ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.create_table(
+            TableName=SNAPSHOTS,
+            KeySchema=[{"AttributeName": "store", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "store", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
         yield SimpleNamespace(s3=s3, dynamodb=dynamodb)
@@ -145,8 +183,9 @@ def log_lines(
     return read
 
 
-def upload(aws: SimpleNamespace, key: str, body: bytes) -> None:
-    aws.s3.put_object(Bucket=UPLOADS, Key=key, Body=body)
+def upload(aws: SimpleNamespace, key: str, body: bytes) -> str:
+    """Put `body` at `key`; return the version S3 gave it."""
+    return str(aws.s3.put_object(Bucket=UPLOADS, Key=key, Body=body)["VersionId"])
 
 
 def report_for(aws: SimpleNamespace, key: str) -> dict[str, Any]:
@@ -163,6 +202,22 @@ def counts(aws: SimpleNamespace) -> dict[tuple[str, str], int]:
     return {key: int(one["count"]["N"]) for key, one in table_items(aws).items()}
 
 
+def snapshots(aws: SimpleNamespace) -> dict[str, dict[str, Any]]:
+    items = aws.dynamodb.scan(TableName=SNAPSHOTS, ConsistentRead=True)["Items"]
+    return {one["store"]["S"]: one for one in items}
+
+
+def recorded_event(version_id: str) -> dict[str, Any]:
+    """The notification S3 sent for an upload of "stores/berlin day+1.csv".
+
+    Moto gives each upload its own version id, so the recorded one is replaced by it: the
+    handler reads the version the event names, and the recorded id exists in no moto bucket.
+    """
+    event = json.loads((EVENTS / "s3_put.json").read_text())
+    event["Records"][0]["s3"]["object"]["versionId"] = version_id
+    return event
+
+
 def test_seed_csv_loads_three_rows_with_count_time_and_source(aws):
     # given
     upload(aws, "stores/seed.csv", SEED_CSV)
@@ -175,8 +230,7 @@ def test_seed_csv_loads_three_rows_with_count_time_and_source(aws):
     assert counts(aws) == SEED_ROWS
     for one in items.values():
         assert one["source"] == {"S": f"s3://{UPLOADS}/stores/seed.csv"}
-        assert one["updated_at"]["S"].endswith("+00:00")
-    assert len({one["updated_at"]["S"] for one in items.values()}) == 1  # one time per file
+        assert one["updated_at"] == {"S": SNAPSHOT_AT}  # when S3 received the file, in UTC
     assert result["reports"][0]["status"] == "loaded"
     assert result["reports"][0]["rows_loaded"] == 3
 
@@ -199,15 +253,17 @@ def test_url_encoded_key_is_decoded_before_reading_the_object(aws):
 
 def test_recorded_s3_put_event_loads_the_file_its_encoded_key_names(aws):
     # given: the notification S3 sent for an upload of "stores/berlin day+1.csv"
-    event = json.loads((EVENTS / "s3_put.json").read_text())
-    upload(aws, "stores/berlin day+1.csv", SEED_CSV)
+    version = upload(aws, "stores/berlin day+1.csv", SEED_CSV)
+    event = recorded_event(version)
 
     # when
     handler.lambda_handler(event, FakeContext())
 
     # then
     assert counts(aws) == SEED_ROWS
-    assert report_for(aws, "stores/berlin day+1.csv")["rows_loaded"] == 3
+    report = report_for(aws, "stores/berlin day+1.csv")
+    assert report["rows_loaded"] == 3
+    assert report["source"]["snapshot_at"] == "2024-05-01T09:30:00.123+00:00"  # its eventTime
 
 
 def test_every_record_of_a_multi_record_event_is_processed(aws):
@@ -243,7 +299,10 @@ def test_report_is_written_beside_the_key_in_the_reports_bucket(aws):
     assert report["source"]["uri"] == f"s3://{UPLOADS}/stores/seed.csv"
     assert report["source"]["size"] == len(SEED_CSV)
     assert report["source"]["etag"]
+    assert report["source"]["snapshot_at"] == SNAPSHOT_AT
+    assert report["source"]["version_id"]
     assert (report["rows_loaded"], report["rows_rejected"], report["rows_duplicate"]) == (3, 0, 0)
+    assert report["rows_superseded"] == 0
     assert report["rejected_rows"] == []
     assert report["file_error"] is None
 
@@ -348,16 +407,9 @@ def test_processing_the_same_event_twice_leaves_the_table_identical(aws):
     # when: Lambda delivers the event again (at-least-once delivery)
     handler.lambda_handler(event, FakeContext())
 
-    # then
+    # then: identical to the byte, updated_at included (it is the event's time, not ours)
     second = table_items(aws)
-
-    def without_time(items: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
-        return {
-            key: {name: value for name, value in one.items() if name != "updated_at"}
-            for key, one in items.items()
-        }
-
-    assert without_time(second) == without_time(first)
+    assert second == first
     assert len(second) == 3
 
 
@@ -408,5 +460,440 @@ def test_handler_logs_one_structured_line_per_file(aws, log_lines):
     assert isinstance(line["duration_ms"], int)
     assert line["duration_ms"] >= 0
     assert line["status"] == "loaded_with_rejections"
+    assert line["rows_superseded"] == 0
     assert line["file"] == f"s3://{UPLOADS}/stores/mixed.csv"
     assert line["function_request_id"] == context.aws_request_id
+
+
+# --- redelivery, late files and versions ----------------------------------------------------
+
+NOON = "2025-01-01T12:00:00.000Z"
+MORNING = "2025-01-01T09:00:00.000Z"
+
+
+def test_the_same_recorded_event_delivered_three_times_leaves_the_table_byte_identical(aws):
+    # given
+    key = "stores/berlin day+1.csv"
+    event = recorded_event(upload(aws, key, SEED_CSV))
+    handler.lambda_handler(event, FakeContext())
+    first_items, first_snapshots = table_items(aws), snapshots(aws)
+
+    # when: at-least-once delivery hands the same event over twice more
+    results = [handler.lambda_handler(event, FakeContext()) for _ in range(2)]
+
+    # then
+    assert table_items(aws) == first_items
+    assert snapshots(aws) == first_snapshots
+    assert {one["updated_at"]["S"] for one in first_items.values()} == {
+        "2024-05-01T09:30:00.123+00:00"
+    }
+    for result in results:
+        [summary] = result["reports"]
+        assert (summary["status"], summary["rows_loaded"], summary["rows_superseded"]) == (
+            "loaded",
+            3,
+            0,
+        )
+
+
+def test_an_older_upload_processed_after_a_newer_one_loads_only_what_the_newer_lacks(aws):
+    # given: berlin's noon file is processed first
+    upload(aws, "stores/berlin-noon.csv", b"store,item,count\nberlin,apples,5\nberlin,pears,0\n")
+    upload(
+        aws,
+        "stores/berlin-morning.csv",
+        b"store,item,count\nberlin,apples,12\nberlin,pears,7\nberlin,figs,3\nparis,kiwis,4\n",
+    )
+    handler.lambda_handler(
+        event_of(s3_record("stores/berlin-noon.csv", event_time=NOON)), FakeContext()
+    )
+    noon_items = table_items(aws)
+
+    # when: the morning file's event arrives late
+    result = handler.lambda_handler(
+        event_of(s3_record("stores/berlin-morning.csv", event_time=MORNING)), FakeContext()
+    )
+
+    # then: the items both files name keep the noon counts; the others are loaded
+    assert counts(aws) == {
+        ("berlin", "apples"): 5,
+        ("berlin", "pears"): 0,
+        ("berlin", "figs"): 3,
+        ("paris", "kiwis"): 4,
+    }
+    items = table_items(aws)
+    assert items["berlin", "apples"] == noon_items["berlin", "apples"]
+    assert items["berlin", "pears"] == noon_items["berlin", "pears"]
+    assert items["berlin", "figs"]["updated_at"] == {"S": "2025-01-01T09:00:00.000+00:00"}
+    assert items["berlin", "figs"]["source"] == {"S": f"s3://{UPLOADS}/stores/berlin-morning.csv"}
+    report = report_for(aws, "stores/berlin-morning.csv")
+    assert report["status"] == "loaded"
+    assert (report["rows_loaded"], report["rows_superseded"]) == (2, 2)
+    assert report["source"]["snapshot_at"] == "2025-01-01T09:00:00.000+00:00"
+    [summary] = result["reports"]
+    assert (summary["rows_loaded"], summary["rows_superseded"]) == (2, 2)
+    assert snapshots(aws)["berlin"]["snapshot_at"] == {"S": "2025-01-01T12:00:00.000+00:00"}
+    assert snapshots(aws)["paris"]["snapshot_at"] == {"S": "2025-01-01T09:00:00.000+00:00"}
+
+
+def test_an_older_upload_whose_every_item_is_newer_in_the_table_is_reported_superseded(
+    aws, log_lines
+):
+    # given
+    upload(aws, "stores/berlin-noon.csv", b"store,item,count\nberlin,apples,5\nberlin,pears,0\n")
+    upload(
+        aws, "stores/berlin-morning.csv", b"store,item,count\nberlin,apples,12\nberlin,pears,7\n"
+    )
+    handler.lambda_handler(
+        event_of(s3_record("stores/berlin-noon.csv", event_time=NOON)), FakeContext()
+    )
+    noon_items = table_items(aws)
+    log_lines()  # forget the noon file's lines
+
+    # when
+    result = handler.lambda_handler(
+        event_of(s3_record("stores/berlin-morning.csv", event_time=MORNING)), FakeContext()
+    )
+
+    # then
+    assert table_items(aws) == noon_items
+    report = report_for(aws, "stores/berlin-morning.csv")
+    assert report["status"] == "superseded"
+    assert (report["rows_loaded"], report["rows_superseded"]) == (0, 2)
+    assert report["file_error"] is None
+    [summary] = result["reports"]
+    assert summary["status"] == "superseded"
+    [line] = [one for one in log_lines() if one.get("message") == "inventory file processed"]
+    assert (line["status"], line["rows_loaded"], line["rows_superseded"]) == ("superseded", 0, 2)
+
+
+def test_each_event_reads_the_version_it_names_even_after_the_key_was_overwritten(aws):
+    # given: two uploads to one key; the first event is handled after the second upload
+    first = upload(aws, "stores/berlin.csv", b"store,item,count\nberlin,apples,12\n")
+    second = upload(aws, "stores/berlin.csv", b"store,item,count\nberlin,apples,0\n")
+    assert first != second
+
+    # when
+    result = handler.lambda_handler(
+        event_of(s3_record("stores/berlin.csv", event_time=MORNING, version_id=first)),
+        FakeContext(),
+    )
+
+    # then: the first upload's content, not the key's latest
+    assert counts(aws) == {("berlin", "apples"): 12}
+    assert report_for(aws, "stores/berlin.csv")["source"]["version_id"] == first
+    assert result["reports"][0]["rows_loaded"] == 1
+
+
+def test_events_of_two_versions_of_a_key_handled_in_reverse_order_leave_the_newer_one(aws):
+    # given
+    first = upload(aws, "stores/berlin.csv", b"store,item,count\nberlin,apples,12\nberlin,figs,2\n")
+    second = upload(aws, "stores/berlin.csv", b"store,item,count\nberlin,apples,0\n")
+
+    # when: the second upload's event comes first
+    handler.lambda_handler(
+        event_of(s3_record("stores/berlin.csv", event_time=NOON, version_id=second)),
+        FakeContext(),
+    )
+    handler.lambda_handler(
+        event_of(s3_record("stores/berlin.csv", event_time=MORNING, version_id=first)),
+        FakeContext(),
+    )
+
+    # then: apples as of the second upload; figs, which only the first names, loaded
+    assert counts(aws) == {("berlin", "apples"): 0, ("berlin", "figs"): 2}
+    report = report_for(aws, "stores/berlin.csv")  # the late (first) upload's, written last
+    assert report["source"]["version_id"] == first
+    assert (report["rows_loaded"], report["rows_superseded"]) == (1, 1)
+
+
+def test_a_version_deleted_before_it_is_read_gets_a_rejected_report(aws):
+    # given: the version the event names was deleted; a later version of the key remains
+    gone = upload(aws, "stores/berlin.csv", SEED_CSV)
+    upload(aws, "stores/berlin.csv", b"store,item,count\nberlin,apples,1\n")
+    aws.s3.delete_object(Bucket=UPLOADS, Key="stores/berlin.csv", VersionId=gone)
+
+    # when
+    result = handler.lambda_handler(
+        event_of(s3_record("stores/berlin.csv", version_id=gone)), FakeContext()
+    )
+
+    # then: not the other version's rows
+    assert result["reports"][0]["status"] == "rejected"
+    assert "deleted" in report_for(aws, "stores/berlin.csv")["file_error"]["reason"]
+    assert table_items(aws) == {}
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_a_read_error_other_than_a_missing_object_raises_so_that_lambda_retries(aws):
+    # given: the event names a bucket that is not there (NoSuchBucket, not NoSuchKey)
+    event = event_of(s3_record("stores/seed.csv", bucket="inventory-elsewhere"))
+
+    # when
+    with pytest.raises(ClientError) as raised:
+        handler.lambda_handler(event, FakeContext())
+
+    # then
+    assert raised.value.response["Error"]["Code"] == "NoSuchBucket"
+
+
+def test_without_an_event_time_the_objects_last_modified_is_the_snapshot_time(aws):
+    # given
+    upload(aws, "stores/seed.csv", SEED_CSV)
+    last_modified = aws.s3.head_object(Bucket=UPLOADS, Key="stores/seed.csv")["LastModified"]
+    expected = last_modified.strftime("%Y-%m-%dT%H:%M:%S") + ".000+00:00"  # S3 keeps seconds
+
+    # when
+    handler.lambda_handler(event_of(s3_record("stores/seed.csv", event_time=None)), FakeContext())
+
+    # then
+    assert {one["updated_at"]["S"] for one in table_items(aws).values()} == {expected}
+    assert report_for(aws, "stores/seed.csv")["source"]["snapshot_at"] == expected
+    assert snapshots(aws)["berlin"]["snapshot_at"] == {"S": expected}
+
+
+def test_event_time_with_an_offset_is_stored_in_utc(aws):
+    # given: the same moment as EVENT_TIME, written with a +02:00 offset
+    upload(aws, "stores/seed.csv", SEED_CSV)
+
+    # when
+    handler.lambda_handler(
+        event_of(s3_record("stores/seed.csv", event_time="2025-01-01T02:00:00.000+02:00")),
+        FakeContext(),
+    )
+
+    # then
+    assert {one["updated_at"]["S"] for one in table_items(aws).values()} == {SNAPSHOT_AT}
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_a_failure_to_claim_a_store_raises_so_that_lambda_retries_the_event(aws):
+    # given
+    upload(aws, "stores/seed.csv", SEED_CSV)
+    aws.dynamodb.delete_table(TableName=SNAPSHOTS)
+
+    # when
+    with pytest.raises(ClientError) as raised:
+        handler.lambda_handler(s3_put_event("stores/seed.csv"), FakeContext())
+
+    # then
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert table_items(aws) == {}
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_the_loader_refuses_to_run_without_the_snapshots_table_setting(aws, monkeypatch):
+    # given
+    monkeypatch.delenv("SNAPSHOTS_TABLE")
+    upload(aws, "stores/seed.csv", SEED_CSV)
+
+    # when
+    with pytest.raises(RuntimeError, match="SNAPSHOTS_TABLE"):
+        handler.lambda_handler(s3_put_event("stores/seed.csv"), FakeContext())
+
+    # then
+    assert table_items(aws) == {}
+
+
+# --- a newer snapshot claiming a store while an older file still writes it ------------------
+
+
+class FakeLambda:
+    """The function's Lambda client: records each invocation instead of running it."""
+
+    def __init__(self) -> None:
+        self.invocations: list[dict[str, Any]] = []
+
+    def invoke(self, **params: Any) -> dict[str, Any]:
+        self.invocations.append(params)
+        return {"StatusCode": 202}
+
+    def events(self) -> list[dict[str, Any]]:
+        """The event of each invocation, decoded."""
+        return [json.loads(params["Payload"]) for params in self.invocations]
+
+
+@pytest.fixture
+def lambda_client(aws: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> FakeLambda:
+    """The client the handler's loader() builds for "lambda"; the others stay moto's."""
+    fake = FakeLambda()
+    real = handler.client
+    monkeypatch.setattr(
+        handler, "client", lambda service: fake if service == "lambda" else real(service)
+    )
+    return fake
+
+
+def while_the_next_file_loads(monkeypatch: pytest.MonkeyPatch, *events: dict[str, Any]) -> None:
+    """Have `events` handled by overlapping invocations while the next file loads: after its
+    rows are read and queued (claims made, batches not yet written), before its writer closes.
+    """
+    real = handler.load_records
+    waiting = list(events)
+
+    def load_records(records: Any, sink: Any, size_bytes: int) -> Any:
+        outcome = real(records, sink, size_bytes)
+        while waiting:
+            handler.lambda_handler(waiting.pop(0), FakeContext())
+        return outcome
+
+    monkeypatch.setattr(handler, "load_records", load_records)
+
+
+def expected_redrive(key: str, version_id: str, event_time: str) -> dict[str, Any]:
+    """The ObjectCreated event the loader sends itself to load an upload again."""
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "eventTime": event_time,
+                "s3": {
+                    "bucket": {"name": UPLOADS},
+                    "object": {"key": quote_plus(key, safe="/"), "versionId": version_id},
+                },
+            }
+        ]
+    }
+
+
+MORNING_CSV = b"store,item,count\nberlin,apples,99\nberlin,pears,98\nparis,figs,97\n"
+BERLIN_NOON_CSV = b"store,item,count\nberlin,apples,0\nberlin,pears,4\n"
+PARIS_NOON_CSV = b"store,item,count\nparis,figs,1\n"
+
+
+def test_a_load_overtaken_by_newer_files_re_drives_each_of_them(
+    aws, lambda_client, monkeypatch, log_lines
+):
+    # given: while the morning file loads berlin and paris, the noon files of berlin and of
+    # paris are loaded whole by overlapping invocations; the morning batches land last
+    upload(aws, "stores/morning.csv", MORNING_CSV)
+    berlin_noon = upload(aws, "stores/berlin noon.csv", BERLIN_NOON_CSV)
+    paris_noon = upload(aws, "stores/paris-noon.csv", PARIS_NOON_CSV)
+    while_the_next_file_loads(
+        monkeypatch,
+        event_of(s3_record("stores/berlin noon.csv", event_time=NOON, version_id=berlin_noon)),
+        event_of(s3_record("stores/paris-noon.csv", event_time=NOON, version_id=paris_noon)),
+    )
+
+    # when
+    result = handler.lambda_handler(
+        event_of(s3_record("stores/morning.csv", event_time=MORNING)), FakeContext()
+    )
+
+    # then: the morning rows overwrote the noon ones, and each noon file is invoked again,
+    # asynchronously, with the event S3 would send for its version
+    assert counts(aws) == {("berlin", "apples"): 99, ("berlin", "pears"): 98, ("paris", "figs"): 97}
+    assert {(p["FunctionName"], p["InvocationType"]) for p in lambda_client.invocations} == {
+        (FUNCTION, "Event")
+    }
+    assert sorted(lambda_client.events(), key=json.dumps) == sorted(
+        [
+            expected_redrive("stores/berlin noon.csv", berlin_noon, NOON),
+            expected_redrive("stores/paris-noon.csv", paris_noon, NOON),
+        ],
+        key=json.dumps,
+    )
+    warned = [
+        line for line in log_lines() if line.get("message") == "a newer snapshot overtook this load"
+    ]
+    assert sorted(line["newer"] for line in warned) == [
+        f"s3://{UPLOADS}/stores/berlin noon.csv",
+        f"s3://{UPLOADS}/stores/paris-noon.csv",
+    ]
+    assert all(line["level"] == "WARNING" for line in warned)
+    [summary] = result["reports"]
+    assert (summary["status"], summary["rows_loaded"], summary["rows_superseded"]) == (
+        "loaded",
+        3,
+        0,
+    )
+
+
+def test_handling_the_re_driven_events_restores_the_newer_files_rows(
+    aws, lambda_client, monkeypatch
+):
+    # given: the race above, and the events the morning load sent its function
+    upload(aws, "stores/morning.csv", MORNING_CSV)
+    berlin_noon = upload(aws, "stores/berlin noon.csv", BERLIN_NOON_CSV)
+    paris_noon = upload(aws, "stores/paris-noon.csv", PARIS_NOON_CSV)
+    while_the_next_file_loads(
+        monkeypatch,
+        event_of(s3_record("stores/berlin noon.csv", event_time=NOON, version_id=berlin_noon)),
+        event_of(s3_record("stores/paris-noon.csv", event_time=NOON, version_id=paris_noon)),
+    )
+    handler.lambda_handler(
+        event_of(s3_record("stores/morning.csv", event_time=MORNING)), FakeContext()
+    )
+    redrives = lambda_client.events()
+    assert len(redrives) == 2
+    lambda_client.invocations.clear()
+
+    # when: Lambda delivers them
+    for event in redrives:
+        handler.lambda_handler(event, FakeContext())
+
+    # then: the noon rows are back, as the noon files wrote them, and nothing more is re-driven
+    assert counts(aws) == {("berlin", "apples"): 0, ("berlin", "pears"): 4, ("paris", "figs"): 1}
+    items = table_items(aws)
+    assert {one["updated_at"]["S"] for one in items.values()} == {"2025-01-01T12:00:00.000+00:00"}
+    assert items["berlin", "apples"]["source"] == {"S": f"s3://{UPLOADS}/stores/berlin noon.csv"}
+    assert items["paris", "figs"]["source"] == {"S": f"s3://{UPLOADS}/stores/paris-noon.csv"}
+    assert lambda_client.invocations == []
+    assert report_for(aws, "stores/berlin noon.csv")["source"]["version_id"] == berlin_noon
+
+
+def test_loads_that_no_newer_file_overtook_invoke_nothing(aws, lambda_client):
+    # given: a noon file, then a late morning file of the same store
+    upload(aws, "stores/berlin-noon.csv", BERLIN_NOON_CSV)
+    upload(aws, "stores/morning.csv", MORNING_CSV)
+
+    # when
+    handler.lambda_handler(
+        event_of(s3_record("stores/berlin-noon.csv", event_time=NOON)), FakeContext()
+    )
+    handler.lambda_handler(
+        event_of(s3_record("stores/morning.csv", event_time=MORNING)), FakeContext()
+    )
+
+    # then: the late file wrote berlin conditionally, so it overtook nothing and nothing was
+    # overtaken: no invocation
+    assert lambda_client.invocations == []
+    assert counts(aws) == {("berlin", "apples"): 0, ("berlin", "pears"): 4, ("paris", "figs"): 97}
+
+
+class FakeLoader:
+    """Stands in for the Loader: records the snapshots it is asked to load again."""
+
+    def __init__(self) -> None:
+        self.loaded_again: list[Snapshot] = []
+
+    def load_again(self, snapshot: Snapshot) -> None:
+        self.loaded_again.append(snapshot)
+
+
+def test_the_handler_asks_its_loader_to_load_each_overtaking_snapshot_again(aws, monkeypatch):
+    # given: the same race, with the loader itself faked
+    fake = FakeLoader()
+    monkeypatch.setattr(handler, "loader", cache(lambda: fake))  # cached, as loader() is
+    upload(aws, "stores/morning.csv", MORNING_CSV)
+    berlin_noon = upload(aws, "stores/berlin noon.csv", BERLIN_NOON_CSV)
+    while_the_next_file_loads(
+        monkeypatch,
+        event_of(s3_record("stores/berlin noon.csv", event_time=NOON, version_id=berlin_noon)),
+    )
+
+    # when
+    handler.lambda_handler(
+        event_of(s3_record("stores/morning.csv", event_time=MORNING)), FakeContext()
+    )
+
+    # then: once, for the one newer snapshot (paris was not overtaken)
+    assert fake.loaded_again == [
+        Snapshot(
+            bucket=UPLOADS,
+            key="stores/berlin noon.csv",
+            version_id=berlin_noon,
+            taken_at="2025-01-01T12:00:00.000+00:00",
+        )
+    ]

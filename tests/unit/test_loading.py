@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import random
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from inventory.loading import (
     build_report,
     load_records,
     safe_cell,
+    snapshot_time,
 )
 from inventory.parsing import FileRejected, Record, read_records
 from inventory.validation import StockRow
@@ -211,6 +214,7 @@ def test_read_and_load_a_real_file_end_to_end() -> None:
         "rows_loaded": 2,
         "rows_rejected": 3,
         "rows_duplicate": 1,
+        "rows_superseded": 0,
         "file_error": None,
         "rejected_rows": [
             {
@@ -368,6 +372,18 @@ def test_seen_keys_agrees_with_a_dict_as_it_grows_past_many_thousands_of_keys(
     assert len(seen) == len(expected)
 
 
+def test_seen_keys_sized_for_a_file_holds_its_rows_without_growing() -> None:
+    # given a table sized for a 25 MB file, about a million rows of 25 bytes
+    seen = SeenKeys.for_file_of(25_000_000)
+    capacity = len(seen._hashes)
+    # when a million distinct keys go in
+    for line in range(1, 1_000_001):
+        seen.add(("store", str(line)), line)
+    # then it never had to grow, and small files still start small
+    assert len(seen._hashes) == capacity == 2**21
+    assert len(SeenKeys.for_file_of(0)._hashes) == len(SeenKeys()._hashes) == 1024
+
+
 def test_report_neutralises_formulas_in_field_names_too() -> None:
     # given a JSON record whose unexpected key is a formula
     outcome = load_records([Record(2, {"=HYPERLINK(1)": "x"}, "unexpected field")], lambda _: None)
@@ -377,3 +393,209 @@ def test_report_neutralises_formulas_in_field_names_too() -> None:
 
     # then the key is prefixed like any value
     assert list(report["rejected_rows"][0]["row"]) == ["'=HYPERLINK(1)"]
+
+
+# --- rows superseded by a newer file ---------------------------------------------------------
+
+
+def test_supersede_moves_rows_from_loaded_to_superseded() -> None:
+    # given
+    outcome, _ = load([row(2, "B", "E", "1"), row(3, "B", "F", "2"), row(4, "B", "G", "3")])
+    # when
+    outcome.supersede(2)
+    # then
+    assert (outcome.rows_loaded, outcome.rows_superseded) == (1, 2)
+    assert outcome.status == "loaded"
+
+
+def test_supersede_of_no_rows_changes_nothing() -> None:
+    # given
+    outcome, _ = load([row(2, "B", "E", "1")])
+    # when
+    outcome.supersede(0)
+    # then
+    assert (outcome.rows_loaded, outcome.rows_superseded) == (1, 0)
+    assert outcome.status == "loaded"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status"),
+    [
+        pytest.param(LoadOutcome(rows_superseded=3), "superseded", id="all-superseded"),
+        pytest.param(
+            LoadOutcome(rows_superseded=3, rows_rejected=1), "superseded", id="and-rejections"
+        ),
+        pytest.param(LoadOutcome(rows_loaded=1, rows_superseded=3), "loaded", id="some-loaded"),
+        pytest.param(
+            LoadOutcome(rows_loaded=1, rows_superseded=3, rows_rejected=1),
+            "loaded_with_rejections",
+            id="some-loaded-and-rejections",
+        ),
+        pytest.param(
+            LoadOutcome(rows_superseded=3, file_error=FileRejected("the file is not valid UTF-8")),
+            "rejected",
+            id="superseded-then-file-error",
+        ),
+        pytest.param(
+            LoadOutcome(
+                rows_loaded=1,
+                rows_superseded=3,
+                file_error=FileRejected("the file is not valid UTF-8"),
+            ),
+            "partially_loaded",
+            id="some-loaded-then-file-error",
+        ),
+        pytest.param(LoadOutcome(), "rejected", id="nothing-at-all"),
+    ],
+)
+def test_the_status_of_a_file_whose_rows_a_newer_file_superseded(
+    outcome: LoadOutcome, status: str
+) -> None:
+    # given an outcome
+    # when
+    result = outcome.status
+    # then
+    assert result == status
+
+
+def test_the_report_counts_superseded_rows() -> None:
+    # given
+    outcome, _ = load([row(2, "B", "E", "1"), row(3, "B", "F", "2")])
+    outcome.supersede(2)
+    # when
+    report = build_report(outcome, SOURCE)
+    # then
+    assert report["status"] == "superseded"
+    assert (report["rows_loaded"], report["rows_superseded"]) == (0, 2)
+
+
+# --- snapshot_time ---------------------------------------------------------------------------
+
+LAST_MODIFIED = datetime(2026, 11, 22, 3, 5, 51, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("event_time", "snapshot"),
+    [
+        pytest.param("2026-11-22T03:05:51.839Z", "2026-11-22T03:05:51.839+00:00", id="z-suffix"),
+        pytest.param(
+            "2026-11-22T03:05:51.839+00:00", "2026-11-22T03:05:51.839+00:00", id="utc-offset"
+        ),
+        pytest.param(
+            "2026-11-22T05:05:51.839+02:00", "2026-11-22T03:05:51.839+00:00", id="east-offset"
+        ),
+        pytest.param(
+            "2026-11-21T22:05:51.839-05:00", "2026-11-22T03:05:51.839+00:00", id="west-offset"
+        ),
+        pytest.param("2026-11-22T03:05:51Z", "2026-11-22T03:05:51.000+00:00", id="no-millis"),
+        pytest.param(
+            "2026-11-22T03:05:51.839512Z", "2026-11-22T03:05:51.839+00:00", id="micros-cut"
+        ),
+        pytest.param(
+            "2026-11-22T23:59:59.999-01:00", "2026-11-23T00:59:59.999+00:00", id="next-day"
+        ),
+    ],
+)
+def test_snapshot_time_is_the_event_time_in_utc_to_the_millisecond(
+    event_time: str, snapshot: str
+) -> None:
+    # given an S3 event time, written one way or another
+    # when
+    result = snapshot_time(event_time, LAST_MODIFIED)
+    # then
+    assert result == snapshot
+
+
+@pytest.mark.parametrize("event_time", [None, ""], ids=["absent", "empty"])
+def test_snapshot_time_without_an_event_time_is_the_objects_last_modified(
+    event_time: str | None,
+) -> None:
+    # given
+    # when
+    result = snapshot_time(event_time, LAST_MODIFIED)
+    # then
+    assert result == "2026-11-22T03:05:51.000+00:00"
+
+
+def test_snapshot_time_converts_a_last_modified_with_an_offset_to_utc() -> None:
+    # given
+    paris = timezone(timedelta(hours=1))
+    last_modified = datetime(2026, 11, 22, 4, 5, 51, 250_000, tzinfo=paris)
+    # when
+    result = snapshot_time(None, last_modified)
+    # then
+    assert result == "2026-11-22T03:05:51.250+00:00"
+
+
+@pytest.fixture
+def local_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Set the process's local time zone (as a container's TZ would); restored after."""
+
+    def use(zone: str) -> None:
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+        assert (time.timezone != 0) == (zone != "UTC"), "the zone did not take: nothing proved"
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata"])
+@pytest.mark.parametrize(
+    ("event_time", "snapshot"),
+    [
+        pytest.param("2026-11-22T03:05:51.839", "2026-11-22T03:05:51.839+00:00", id="millis"),
+        pytest.param("2026-11-22T03:05:51", "2026-11-22T03:05:51.000+00:00", id="seconds"),
+        pytest.param("2026-11-22T23:59:59.999", "2026-11-22T23:59:59.999+00:00", id="late"),
+    ],
+)
+def test_snapshot_time_reads_an_event_time_without_a_zone_as_utc(
+    event_time: str, snapshot: str, zone: str, local_zone: Callable[[str], None]
+) -> None:
+    # given: an event time with no offset, and a container whose local zone is `zone`
+    local_zone(zone)
+    # when
+    result = snapshot_time(event_time, LAST_MODIFIED)
+    # then: S3 speaks UTC, so the container's zone changes nothing
+    assert result == snapshot
+
+
+def test_snapshot_time_reads_a_last_modified_without_a_zone_as_utc(
+    local_zone: Callable[[str], None],
+) -> None:
+    # given: no event time, a naive Last-Modified, a container east of UTC
+    local_zone("Asia/Kolkata")
+    # when
+    result = snapshot_time(None, datetime(2026, 11, 22, 3, 5, 51, 250_000))
+    # then
+    assert result == "2026-11-22T03:05:51.250+00:00"
+
+
+def test_a_naive_event_time_sorts_with_the_same_moment_written_in_utc() -> None:
+    # given
+    naive, zulu = "2026-11-22T03:05:51.839", "2026-11-22T03:05:51.839Z"
+    # when
+    results = (snapshot_time(naive, LAST_MODIFIED), snapshot_time(zulu, LAST_MODIFIED))
+    # then: one text for one moment, so the claim's condition sees them as equal
+    assert results[0] == results[1]
+
+
+def test_snapshot_times_sort_as_text_in_time_order() -> None:
+    # given moments written with different offsets, shuffled
+    moments = [
+        "2026-11-22T05:05:51.839+02:00",  # 03:05:51.839Z
+        "2026-11-22T03:05:51.840Z",
+        "2026-11-21T22:05:52-05:00",  # 03:05:52.000Z
+        "2026-11-22T03:05:51.838Z",
+        "2026-11-22T02:06:00+00:00",
+    ]
+    # when
+    snapshots = [snapshot_time(moment, LAST_MODIFIED) for moment in moments]
+    # then: comparing the text (as DynamoDB's condition does) compares the times
+    by_text = sorted(range(len(moments)), key=lambda n: snapshots[n])
+    by_time = sorted(
+        range(len(moments)),
+        key=lambda n: datetime.fromisoformat(moments[n].replace("Z", "+00:00")),
+    )
+    assert by_text == by_time

@@ -12,6 +12,7 @@ from provision.policies import (
     alerts_queue_policy,
     check_stock_policy,
     load_inventory_policy,
+    tls_only_bucket_policy,
 )
 from provision.stack import Stack
 
@@ -20,6 +21,11 @@ FUNCTION_POLICIES: dict[str, Callable[[Stack], dict[str, Any]]] = {
     "load_inventory": load_inventory_policy,
     "check_stock": check_stock_policy,
 }
+
+
+# The one grant on "*": the checker's dynamodb:ListStreams (provision/policies.py says why). It
+# must stay alone in its statement, so that no other action ever rides on the wildcard.
+LIST_STREAMS_ON_ANY = {"Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": "*"}
 
 
 def as_list(value: str | list[str]) -> list[str]:
@@ -39,6 +45,16 @@ def resources(policy: dict[str, Any]) -> list[str]:
     return [resource for s in statements(policy) for resource in as_list(s["Resource"])]
 
 
+def scoped_resources(policy: dict[str, Any]) -> list[str]:
+    """The resources named, but for the ListStreams grant on "*"."""
+    return [
+        resource
+        for s in statements(policy)
+        if s != LIST_STREAMS_ON_ANY
+        for resource in as_list(s["Resource"])
+    ]
+
+
 def grants(policy: dict[str, Any], action: str) -> list[str]:
     """The resources `action` is allowed on."""
     return [
@@ -50,14 +66,16 @@ def grants(policy: dict[str, Any], action: str) -> list[str]:
 
 
 def own_names(stack: Stack, function: str) -> list[str]:
-    log_group = stack.load_function if function == "load_inventory" else stack.check_function
+    own_function = stack.load_function if function == "load_inventory" else stack.check_function
     return [
         stack.uploads_bucket,
         stack.reports_bucket,
         f":table/{stack.table}",
+        f":table/{stack.snapshots_table}",
         f":{stack.topic}",
         *(f":{queue}" for queue in stack.queues),
-        f":log-group:/aws/lambda/{log_group}:",
+        f":log-group:/aws/lambda/{own_function}:",
+        f":function:{own_function}",  # its own function only, never the other
     ]
 
 
@@ -80,11 +98,33 @@ def test_function_policy_names_no_wildcard_resource(function):
     policy = FUNCTION_POLICIES[function](STACK)
 
     # when
-    named = resources(policy)
+    named = scoped_resources(policy)
 
     # then
     assert "*" not in named
     assert all(resource.startswith("arn:aws:") for resource in named)
+
+
+def test_loader_grants_nothing_on_any_resource():
+    # given
+    policy = load_inventory_policy(STACK)
+
+    # when
+    on_any = [s for s in statements(policy) if "*" in as_list(s["Resource"])]
+
+    # then
+    assert on_any == []
+
+
+def test_checker_grants_at_most_list_streams_on_any_resource_alone_in_its_statement():
+    # given
+    policy = check_stock_policy(STACK)
+
+    # when
+    on_any = [s for s in statements(policy) if "*" in as_list(s["Resource"])]
+
+    # then
+    assert on_any in ([], [LIST_STREAMS_ON_ANY])
 
 
 @pytest.mark.parametrize("function", FUNCTION_POLICIES)
@@ -107,11 +147,11 @@ def test_every_resource_is_one_of_the_stacks_own(function):
     names = own_names(STACK, function)
 
     # when
-    strangers = [r for r in resources(policy) if not any(name in r for name in names)]
+    strangers = [r for r in scoped_resources(policy) if not any(name in r for name in names)]
 
     # then
     assert strangers == []
-    for resource in resources(policy):
+    for resource in scoped_resources(policy):
         if not resource.startswith("arn:aws:s3:::"):  # bucket ARNs carry neither
             assert ":eu-west-1:123456789012:" in resource
 
@@ -154,8 +194,93 @@ def test_loader_may_read_uploads_write_reports_and_rows_but_not_publish():
     ]
     assert not [action for action in allowed if action.startswith("sns:")]
     assert {action for action in allowed if action.startswith("dynamodb:")} == {
-        "dynamodb:BatchWriteItem"
+        "dynamodb:BatchWriteItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchGetItem",
     }
+    assert {action for action in allowed if action.startswith("lambda:")} == {
+        "lambda:InvokeFunction"
+    }
+
+
+def test_loader_may_put_rows_conditionally_and_update_only_the_snapshots_table():
+    # given
+    policy = load_inventory_policy(STACK)
+
+    # when
+    put = grants(policy, "dynamodb:PutItem")
+    update = grants(policy, "dynamodb:UpdateItem")
+
+    # then: PutItem for a late file's rows; UpdateItem for claims, never on the rows
+    assert put == ["arn:aws:dynamodb:eu-west-1:123456789012:table/inventory-inventory"]
+    assert update == ["arn:aws:dynamodb:eu-west-1:123456789012:table/inventory-snapshots"]
+    assert STACK.snapshots_table_arn == update[0]
+    assert STACK.snapshots_table_arn not in grants(policy, "dynamodb:BatchWriteItem")
+    assert STACK.table_arn not in update
+
+
+def test_loader_may_read_claims_back_only_from_the_snapshots_table():
+    # given
+    policy = load_inventory_policy(STACK)
+
+    # when
+    batch_get = grants(policy, "dynamodb:BatchGetItem")
+
+    # then: the claims of a loaded file's stores are read back; the rows never are
+    assert batch_get == ["arn:aws:dynamodb:eu-west-1:123456789012:table/inventory-snapshots"]
+    assert STACK.table_arn not in batch_get
+    assert not [
+        action
+        for action in actions(policy)
+        if action in ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan")
+    ]
+
+
+def test_loader_may_invoke_only_its_own_function():
+    # given
+    policy = load_inventory_policy(STACK)
+
+    # when
+    invoke = grants(policy, "lambda:InvokeFunction")
+
+    # then: the function itself, unqualified; not the checker, no wildcard, no other account
+    assert invoke == ["arn:aws:lambda:eu-west-1:123456789012:function:inventory-load_inventory"]
+    assert STACK.check_function not in invoke[0]
+    assert "*" not in invoke[0]
+
+
+def test_another_stacks_loader_may_invoke_only_its_own_function():
+    # given
+    other = Stack("staging", "210987654321", "us-west-2")
+
+    # when
+    invoke = grants(load_inventory_policy(other), "lambda:InvokeFunction")
+
+    # then
+    assert invoke == ["arn:aws:lambda:us-west-2:210987654321:function:staging-load_inventory"]
+
+
+def test_checker_may_invoke_no_function():
+    # given
+    policy = check_stock_policy(STACK)
+
+    # when
+    allowed = actions(policy)
+
+    # then
+    assert not [action for action in allowed if action.startswith("lambda:")]
+
+
+def test_loader_may_read_the_version_of_an_upload_its_event_names():
+    # given: the uploads bucket is versioned, and GetObject with a VersionId needs its own grant
+    policy = load_inventory_policy(STACK)
+
+    # when
+    readable = grants(policy, "s3:GetObjectVersion")
+
+    # then
+    assert readable == ["arn:aws:s3:::inventory-uploads-123456789012-eu-west-1/*"]
 
 
 def test_loader_may_list_the_uploads_bucket_so_a_deleted_upload_reads_as_missing():
@@ -182,6 +307,7 @@ def test_checker_may_read_the_stream_and_publish_but_not_write_the_table():
         "arn:aws:dynamodb:eu-west-1:123456789012:table/inventory-inventory/stream/*"
     ]
     dynamodb_actions = {action for action in allowed if action.startswith("dynamodb:")}
+    assert not [r for r in resources(policy) if STACK.snapshots_table in r]
     assert dynamodb_actions <= {
         "dynamodb:DescribeStream",
         "dynamodb:GetRecords",
@@ -221,6 +347,38 @@ def test_alerts_queue_accepts_messages_only_from_the_stacks_topic():
     }
 
 
+@pytest.mark.parametrize("bucket", [STACK.uploads_bucket, STACK.reports_bucket])
+def test_tls_only_bucket_policy_denies_every_s3_action_on_the_bucket_and_its_objects_over_http(
+    bucket,
+):
+    # given
+    policy = tls_only_bucket_policy(STACK, bucket)
+
+    # when
+    [statement] = statements(policy)
+
+    # then
+    assert statement["Effect"] == "Deny"
+    assert statement["Principal"] == "*"
+    assert as_list(statement["Action"]) == ["s3:*"]
+    assert sorted(as_list(statement["Resource"])) == [
+        f"arn:aws:s3:::{bucket}",
+        f"arn:aws:s3:::{bucket}/*",
+    ]
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_tls_only_bucket_policy_grants_nothing():
+    # given
+    policy = tls_only_bucket_policy(STACK, STACK.uploads_bucket)
+
+    # when
+    effects = {s["Effect"] for s in statements(policy)}
+
+    # then: access still comes from the functions' own policies only
+    assert effects == {"Deny"}
+
+
 def test_functions_trust_only_the_lambda_service():
     # given
     [statement] = statements(LAMBDA_TRUST)
@@ -241,7 +399,11 @@ def test_another_stacks_policies_name_none_of_this_stacks_resources():
     named = [
         resource
         for make in (*FUNCTION_POLICIES.values(), alerts_queue_policy)
-        for resource in resources(make(other))
+        for resource in scoped_resources(make(other))
+    ] + [
+        resource
+        for bucket in (other.uploads_bucket, other.reports_bucket)
+        for resource in resources(tls_only_bucket_policy(other, bucket))
     ]
 
     # then

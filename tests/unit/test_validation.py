@@ -219,6 +219,9 @@ _VALUE = st.one_of(
 @example(store="x" * 256, item="é" * 256, count="1", problem=None, line=1)
 @example(store="😀" * 257, item="Echo", count="1", problem=None, line=1)
 @example(store="Berlin", item="Echo\x85", count="1", problem=None, line=1)
+# Not printable yet no control character: the fast path must fall back to the exact test.
+@example(store="Berlin\u00a0Mitte", item="Echo\u2028Dot", count="1", problem=None, line=1)
+@example(store="Berlin", item="Echo\tDot", count="1", problem=None, line=1)
 def test_the_fast_path_never_disagrees_with_the_full_rules(
     store: Any, item: Any, count: Any, problem: str | None, line: int
 ) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, BinaryIO
+
+from botocore.exceptions import ClientError
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,7 @@ class StoredFile:
     size: int
     etag: str
     version_id: str | None
+    last_modified: datetime
     body: BinaryIO
 
     @property
@@ -38,18 +42,24 @@ class FileStore:
         self._s3 = s3
         self._reports_bucket = reports_bucket
 
-    def open(self, bucket: str, key: str) -> StoredFile | None:
-        """Open an uploaded object for streaming; None if it was deleted before we got to it."""
+    def open(self, bucket: str, key: str, version_id: str | None = None) -> StoredFile | None:
+        """Open an uploaded object (that version of it, if given) for streaming; None if it
+        was deleted before we got to it."""
+        version = {"VersionId": version_id} if version_id else {}
         try:
-            response = self._s3.get_object(Bucket=bucket, Key=key)
-        except self._s3.exceptions.NoSuchKey:
-            return None
+            response = self._s3.get_object(Bucket=bucket, Key=key, **version)
+        except ClientError as error:
+            # NoSuchVersion is not a modelled exception class: match the code.
+            if error.response["Error"]["Code"] in ("NoSuchKey", "NoSuchVersion"):
+                return None
+            raise
         return StoredFile(
             bucket=bucket,
             key=key,
             size=response["ContentLength"],
             etag=response.get("ETag", "").strip('"'),
             version_id=response.get("VersionId"),
+            last_modified=response["LastModified"],
             body=response["Body"],
         )
 

@@ -7,10 +7,13 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from inventory.loading import SeenKeys
 from inventory.validation import StockRow
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
@@ -55,16 +58,112 @@ class Backoff:
         self._sleep(delay)
 
 
-class StockTable:
-    """The inventory table: store (HASH), item (RANGE), count, updated_at, source."""
+class Written(Enum):
+    """What a conditional write of a late file's row did."""
 
-    def __init__(self, dynamodb: Any, table_name: str, lanes: int = 8) -> None:
+    REFUSED = "the table holds the row from a newer snapshot"
+    YES = "written"
+    # The row already carried this very snapshot: an earlier attempt at this file wrote it,
+    # perhaps with an unconditional batch that overtook a newer file (see BatchWriter.close).
+    OVER_ITSELF = "written over this snapshot's own earlier write"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One uploaded file as the tables know it: which object version, taken when."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    taken_at: str  # ISO 8601 UTC with milliseconds: text order is time order
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+class StockTable:
+    """The inventory table (store HASH, item RANGE; count, updated_at, source) and the
+    snapshots table that orders the files of each store.
+
+    A file is a snapshot taken at `snapshot_at` (when S3 received it). Before the first row of
+    a store is written, the file claims the store: a conditional update that succeeds only if
+    no newer snapshot of that store has been loaded. A file holding the newest snapshot writes
+    with BatchWriteItem; an older one, arriving late, writes each row only if the row is not
+    newer in the table (a conditional PutItem, slower, but late files are rare).
+    """
+
+    def __init__(
+        self, dynamodb: Any, table_name: str, snapshots_table: str, lanes: int = 8
+    ) -> None:
         self._dynamodb = dynamodb
         self._table_name = table_name
+        self._snapshots_table = snapshots_table
         self._lanes = lanes
 
-    def batch_writer(self, source: str, updated_at: str, deadline: float) -> BatchWriter:
-        return BatchWriter(self, source, updated_at, deadline, self._lanes)
+    def batch_writer(self, snapshot: Snapshot, deadline: float) -> BatchWriter:
+        return BatchWriter(self, snapshot, deadline, self._lanes)
+
+    def claim_store(self, store: str, snapshot: Snapshot, backoff: Backoff) -> bool:
+        """Record `snapshot` as the store's newest; False if a newer one is recorded.
+
+        An equal time is a redelivery of the same upload (or a tie), which may write again.
+        """
+        version = {"S": snapshot.version_id} if snapshot.version_id else {"NULL": True}
+        while True:
+            try:
+                self._dynamodb.update_item(
+                    TableName=self._snapshots_table,
+                    Key={"store": {"S": store}},
+                    UpdateExpression=(
+                        "SET snapshot_at = :at, #bucket = :bucket, #key = :key, version_id = :v"
+                    ),
+                    ConditionExpression=("attribute_not_exists(snapshot_at) OR snapshot_at <= :at"),
+                    ExpressionAttributeNames={"#bucket": "bucket", "#key": "key"},
+                    ExpressionAttributeValues={
+                        ":at": {"S": snapshot.taken_at},
+                        ":bucket": {"S": snapshot.bucket},
+                        ":key": {"S": snapshot.key},
+                        ":v": version,
+                    },
+                )
+                return True
+            except ClientError as error:
+                code = error.response["Error"]["Code"]
+                if code == "ConditionalCheckFailedException":
+                    return False
+                if code not in RETRYABLE_ERRORS:
+                    raise
+                backoff.wait(f"UpdateItem kept failing ({code})")
+
+    def newer_snapshots(
+        self, stores: list[str], snapshot: Snapshot, backoff: Backoff
+    ) -> set[Snapshot]:
+        """The snapshots recorded for `stores` that are newer than `snapshot`."""
+        newer: set[Snapshot] = set()
+        for start in range(0, len(stores), 100):  # BatchGetItem's limit
+            request: dict[str, Any] = {
+                self._snapshots_table: {
+                    "Keys": [{"store": {"S": store}} for store in stores[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                response = self._dynamodb.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._snapshots_table, []):
+                    if item["snapshot_at"]["S"] > snapshot.taken_at:
+                        newer.add(
+                            Snapshot(
+                                bucket=item["bucket"]["S"],
+                                key=item["key"]["S"],
+                                version_id=item.get("version_id", {}).get("S"),
+                                taken_at=item["snapshot_at"]["S"],
+                            )
+                        )
+                request = response.get("UnprocessedKeys") or {}
+                if request:
+                    backoff.wait("DynamoDB left keys unprocessed")
+        return newer
 
     def write_batch(self, items: list[dict[str, Any]], backoff: Backoff) -> None:
         """Write up to 25 items, retrying unprocessed items and throttling until the deadline."""
@@ -81,32 +180,78 @@ class StockTable:
             if request:
                 backoff.wait("DynamoDB left items unprocessed")
 
+    def write_if_not_newer(self, item: dict[str, Any], backoff: Backoff) -> Written:
+        """Write `item` unless the table holds the row from a newer snapshot."""
+        while True:
+            try:
+                response = self._dynamodb.put_item(
+                    TableName=self._table_name,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(updated_at) OR updated_at <= :at",
+                    ExpressionAttributeValues={":at": item["updated_at"]},
+                    ReturnValues="ALL_OLD",
+                )
+            except ClientError as error:
+                code = error.response["Error"]["Code"]
+                if code == "ConditionalCheckFailedException":
+                    return Written.REFUSED
+                if code not in RETRYABLE_ERRORS:
+                    raise
+                backoff.wait(f"PutItem kept failing ({code})")
+                continue
+            previous = response.get("Attributes", {}).get("updated_at")
+            return Written.OVER_ITSELF if previous == item["updated_at"] else Written.YES
+
+
+# A file naming more stores than this still claims the others (so later files know of it), but
+# writes their rows one by one with a condition rather than remember every claim: memory stays
+# bounded.
+MAX_CLAIMED_STORES = 10_000
+
+
+@dataclass
+class _Job:
+    """What a lane writes next: a batch of the newest snapshot, or one row of an older one."""
+
+    items: list[dict[str, Any]]
+    conditional: bool
+
 
 class BatchWriter:
     """Writes rows 25 a request on parallel lanes, keeping the last row for a key the last
     written.
 
-    A row's lane is chosen by its key, and each lane writes its batches in order, so when a
-    file repeats a (store, item) the row that lands last is the one that came last. Each lane's
-    queue is short, so a fast reader waits for the writers instead of filling memory.
+    A row's lane is chosen by its key, and each lane writes in order, so when a file repeats a
+    (store, item) the row that lands last is the one that came last. Each lane's queue is
+    short, so a fast reader waits for the writers instead of filling memory.
     """
 
-    def __init__(
-        self, table: StockTable, source: str, updated_at: str, deadline: float, lanes: int
-    ) -> None:
+    def __init__(self, table: StockTable, snapshot: Snapshot, deadline: float, lanes: int) -> None:
         self._table = table
-        self._attributes = {"source": {"S": source}, "updated_at": {"S": updated_at}}
+        self._snapshot = snapshot
+        self._attributes = {"source": {"S": snapshot.uri}, "updated_at": {"S": snapshot.taken_at}}
         self._deadline = deadline
+        self._claims: dict[str, bool] = {}
         self._pending: list[dict[tuple[str, str], dict[str, Any]]] = [{} for _ in range(lanes)]
-        self._queues: list[queue.Queue[list[dict[str, Any]] | None]] = [
+        self._queues: list[queue.Queue[_Job | None]] = [
             queue.Queue(maxsize=4) for _ in range(lanes)
         ]
+        # Keys a newer snapshot kept, per lane (a key always writes on the same lane, so each
+        # lane's table has a single writer): 12 bytes a key, however late and large the file.
+        self._superseded = [SeenKeys() for _ in range(lanes)]
+        self._rewritten_stores: set[str] = set()
         self._errors: list[BaseException] = []
+        self.overtaken: set[Snapshot] = set()
         self._threads = [
-            threading.Thread(target=self._drain, args=(q,), daemon=True) for q in self._queues
+            threading.Thread(target=self._drain, args=(lane,), daemon=True) for lane in range(lanes)
         ]
         for thread in self._threads:
             thread.start()
+
+    @property
+    def superseded(self) -> int:
+        """How many keys were not written because the table holds them from a newer file."""
+        return sum(len(keys) for keys in self._superseded)
 
     def __enter__(self) -> BatchWriter:
         return self
@@ -120,35 +265,68 @@ class BatchWriter:
             raise self._errors[0]
         key = (row.store, row.item)
         lane = hash(key) % len(self._pending)
-        pending = self._pending[lane]
-        # A key already in this batch is replaced: BatchWriteItem refuses duplicate keys.
-        pending[key] = {
+        item = {
             "store": {"S": row.store},
             "item": {"S": row.item},
             "count": {"N": str(row.count)},
             **self._attributes,
         }
+        if not self._newest_snapshot_of(row.store):
+            self._queues[lane].put(_Job([item], conditional=True))
+            return
+        pending = self._pending[lane]
+        # A key already in this batch is replaced: BatchWriteItem refuses duplicate keys.
+        pending[key] = item
         if len(pending) == BATCH_SIZE:
-            self._queues[lane].put(list(pending.values()))
+            self._queues[lane].put(_Job(list(pending.values()), conditional=False))
             pending.clear()
+
+    def _newest_snapshot_of(self, store: str) -> bool:
+        claimed = self._claims.get(store)
+        if claimed is None:
+            claimed = self._table.claim_store(store, self._snapshot, Backoff(self._deadline))
+            if len(self._claims) >= MAX_CLAIMED_STORES:
+                return False  # recorded, but not remembered: write conditionally
+            self._claims[store] = claimed
+        return claimed
 
     def close(self) -> None:
         """Write what is pending, wait for every lane, and raise the first error if any."""
         for pending, lane_queue in zip(self._pending, self._queues, strict=True):
             if pending and not self._errors:
-                lane_queue.put(list(pending.values()))
+                lane_queue.put(_Job(list(pending.values()), conditional=False))
             pending.clear()
             lane_queue.put(None)
         for thread in self._threads:
             thread.join()
         if self._errors:
             raise self._errors[0]
+        # A newer file may have claimed a store while this one was still writing it with
+        # unconditional batches, and some of ours may have landed after its rows. Rare (two
+        # snapshots of one store loading at the same moment), and cheap to detect: the newer
+        # snapshots are handed back, to be loaded again, which restores their rows. The same
+        # holds for a store this file lost the claim to but found its own rows in: an earlier,
+        # failed attempt at this file wrote them, and they may cover the newer file's.
+        suspects = {store for store, claimed in self._claims.items() if claimed}
+        suspects |= self._rewritten_stores
+        self.overtaken = self._table.newer_snapshots(
+            sorted(suspects), self._snapshot, Backoff(self._deadline)
+        )
 
-    def _drain(self, lane_queue: queue.Queue[list[dict[str, Any]] | None]) -> None:
-        while (items := lane_queue.get()) is not None:
+    def _drain(self, lane: int) -> None:
+        lane_queue = self._queues[lane]
+        while (job := lane_queue.get()) is not None:
             if self._errors:
                 continue  # another lane failed: drain without writing so put() cannot block
             try:
-                self._table.write_batch(items, Backoff(self._deadline))
+                if not job.conditional:
+                    self._table.write_batch(job.items, Backoff(self._deadline))
+                else:
+                    item = job.items[0]
+                    written = self._table.write_if_not_newer(item, Backoff(self._deadline))
+                    if written is Written.REFUSED:
+                        self._superseded[lane].add((item["store"]["S"], item["item"]["S"]), 0)
+                    elif written is Written.OVER_ITSELF:
+                        self._rewritten_stores.add(item["store"]["S"])
             except BaseException as error:  # handed to the reading thread by put() or close()
                 self._errors.append(error)

@@ -15,12 +15,19 @@ SUBJECT = "Out of stock"  # SNS subjects must be plain ASCII; store names may no
 
 
 class PublishFailed(Exception):
-    """Alerts from `first_failed` on were not published; the caller has them retried."""
+    """Alert `first_failed` was not published (those before it were); the caller has it and
+    the rest retried. `published`: how many alerts went out in all (entries after a refused
+    one in the same request may have)."""
 
-    def __init__(self, first_failed: int, reason: str) -> None:
+    def __init__(self, first_failed: int, reason: str, published: int) -> None:
         super().__init__(reason)
         self.first_failed = first_failed
         self.reason = reason
+        self.published = published
+
+    @property
+    def published_any(self) -> bool:
+        return self.published > 0
 
 
 class AlertTopic:
@@ -47,12 +54,14 @@ class AlertTopic:
                     ],
                 )
             except (ClientError, BotoCoreError) as error:
-                raise PublishFailed(start, str(error)) from error
+                raise PublishFailed(start, str(error), published=start) from error
             failed = response.get("Failed", [])
             if failed:
                 first = min(failed, key=lambda entry: int(entry["Id"]))
                 raise PublishFailed(
-                    start + int(first["Id"]), f"{first.get('Code')}: {first.get('Message')}"
+                    start + int(first["Id"]),
+                    f"{first.get('Code')}: {first.get('Message')}",
+                    published=start + len(response.get("Successful", [])),
                 )
 
 
@@ -66,11 +75,9 @@ def _entry(entry_id: str, alert: Alert) -> dict[str, Any]:
         "MessageStructure": "json",
         "Message": json.dumps(
             {
+                # Protocols not named here (sqs, lambda, email-json, http) get "default".
                 "default": document,
-                "sqs": document,
-                "lambda": document,
                 "email": sentence,
-                "email-json": document,
                 "sms": sentence,
             },
             ensure_ascii=False,

@@ -1,0 +1,42 @@
+"""Asking the loader to load a snapshot again, as S3 would have: an asynchronous invocation
+with the event S3 sends for that object version."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote_plus
+
+from inventory.adapters.table import Snapshot
+
+
+class Loader:
+    """The load_inventory function, seen from inside itself."""
+
+    def __init__(self, lambda_client: Any, function_name: str) -> None:
+        self._lambda = lambda_client
+        self._function_name = function_name
+
+    def load_again(self, snapshot: Snapshot) -> None:
+        self._lambda.invoke(
+            FunctionName=self._function_name,
+            InvocationType="Event",
+            Payload=json.dumps(s3_event(snapshot)).encode(),
+        )
+
+
+def s3_event(snapshot: Snapshot) -> dict[str, Any]:
+    """The ObjectCreated event S3 sends for `snapshot`."""
+    obj: dict[str, Any] = {"key": quote_plus(snapshot.key, safe="/")}  # as S3 encodes keys
+    if snapshot.version_id:
+        obj["versionId"] = snapshot.version_id
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "eventTime": snapshot.taken_at.replace("+00:00", "Z"),
+                "s3": {"bucket": {"name": snapshot.bucket}, "object": obj},
+            }
+        ]
+    }

@@ -1,0 +1,127 @@
+"""What the integration tests do to a stack: upload like a store, read alerts like a
+subscriber, re-deliver events like S3 or Lambda would."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote_plus
+
+import pytest
+
+from provision.resources import Aws
+from provision.uploads import upload_and_wait_for_report
+
+
+@dataclass
+class AlertInbox:
+    """Every alert the stack's SQS queue delivers this session, drained on demand."""
+
+    aws: Aws
+    queue_url: str
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    def wait_for(
+        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float, what: str
+    ) -> list[dict[str, Any]]:
+        """Long-poll until `predicate(received)` holds; fail saying `what` was awaited."""
+        deadline = time.monotonic() + timeout
+        while not predicate(self.received):
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out after {timeout}s waiting for {what}; got {self.received}")
+            response = self.aws.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
+                MessageAttributeNames=["All"],
+            )
+            for message in response.get("Messages", []):
+                self.received.append(
+                    {
+                        "body": json.loads(message["Body"]),
+                        "attributes": {
+                            name: value["StringValue"]
+                            for name, value in message.get("MessageAttributes", {}).items()
+                        },
+                    }
+                )
+                self.aws.sqs.delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        return self.received
+
+    def for_store(self, store: str) -> list[dict[str, Any]]:
+        return [alert["body"] for alert in self.received if alert["body"]["store"] == store]
+
+
+@dataclass
+class Pipeline:
+    """Drives the stack the way a store and a subscriber would."""
+
+    aws: Aws
+    outputs: dict[str, Any]
+    inbox: AlertInbox
+
+    def upload(self, key: str, body: bytes) -> dict[str, Any]:
+        """Upload a file and return its report, once the loader has written it."""
+        return upload_and_wait_for_report(self.aws, self.outputs, key, body)
+
+    def alerts_after_settling(self, store: str, timeout: float = 60) -> list[dict[str, Any]]:
+        """All alerts for `store` so far, once every earlier change has gone through the stream.
+
+        A barrier: a marker item of the same store is set to 0 after everything else; the
+        stream delivers a store's changes in order, so when the marker's alert arrives, every
+        alert the earlier uploads could cause has arrived too.
+        """
+        marker = f"zz-barrier-{uuid.uuid4().hex[:8]}"
+        self.upload(f"barriers/{marker}.csv", f"store,item,count\n{store},{marker},0\n".encode())
+        self.inbox.wait_for(
+            lambda _: any(alert["item"] == marker for alert in self.inbox.for_store(store)),
+            timeout,
+            f"the barrier alert {marker} of {store}",
+        )
+        return [
+            alert
+            for alert in self.inbox.for_store(store)
+            if not alert["item"].startswith("zz-barrier-")
+        ]
+
+    def item(self, store: str, item: str) -> dict[str, Any] | None:
+        response = self.aws.dynamodb.get_item(
+            TableName=self.outputs["table"],
+            Key={"store": {"S": store}, "item": {"S": item}},
+            ConsistentRead=True,
+        )
+        found: dict[str, Any] | None = response.get("Item")
+        return found
+
+
+def s3_event(
+    bucket: str, key: str, event_time: str | None = None, version_id: str | None = None
+) -> dict[str, Any]:
+    """The event S3 sends the loader for an upload, as a test re-delivers it."""
+    obj: dict[str, Any] = {"key": quote_plus(key)}
+    if version_id:
+        obj["versionId"] = version_id
+    record: dict[str, Any] = {
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": bucket}, "object": obj},
+    }
+    if event_time:
+        record["eventTime"] = event_time
+    return {"Records": [record]}
+
+
+def invoke(aws: Aws, function: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Invoke a function synchronously; its response, or a test failure naming its error."""
+    response = aws.lambda_.invoke(FunctionName=function, Payload=json.dumps(event).encode())
+    payload = json.loads(response["Payload"].read() or b"null")
+    if "FunctionError" in response:
+        pytest.fail(f"{function} failed: {payload}")
+    result: dict[str, Any] = payload
+    return result

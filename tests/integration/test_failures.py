@@ -1,0 +1,350 @@
+"""Nothing lost, nothing doubled: redelivery, failures and their queues, concurrency, late
+files and hostile input, on the real emulator."""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from provision import deploy, replay
+from provision.resources import Aws, ignore_missing, wait_until
+from provision.stack import Settings, Stack
+from tests.integration.support import AlertInbox, Pipeline, invoke, s3_event
+
+
+def _csv(store: str, *rows: tuple[str, object]) -> bytes:
+    lines = ["store,item,count", *(f"{store},{item},{count}" for item, count in rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _items(pipeline: Pipeline, store: str) -> list[dict[str, Any]]:
+    response = pipeline.aws.dynamodb.query(
+        TableName=pipeline.outputs["table"],
+        KeyConditionExpression="#store = :store",
+        ExpressionAttributeNames={"#store": "store"},
+        ExpressionAttributeValues={":store": {"S": store}},
+        ConsistentRead=True,
+    )
+    items: list[dict[str, Any]] = response["Items"]
+    return items
+
+
+def _queue_depth(aws: Aws, url: str) -> int:
+    attributes = aws.sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+def _logged(aws: Aws, function: str, text: str) -> bool:
+    events = ignore_missing(
+        lambda: aws.logs.filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"],
+        "ResourceNotFoundException",
+    )
+    return any(text in event["message"] for event in events or [])
+
+
+# ---------------------------------------------------------------- delivery and retries
+
+
+def test_the_same_s3_event_delivered_three_times_changes_nothing(pipeline, aws: Aws, store):
+    # given a file loaded once, with an item that ran out
+    key = f"{store}/snapshot.csv"
+    report = pipeline.upload(key, _csv(store, ("Echo", 0), ("Tap", 4)))
+    assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Echo"]
+    table_after_one = _items(pipeline, store)
+
+    # when S3 delivers the same event twice more
+    event = s3_event(
+        pipeline.outputs["uploads_bucket"],
+        key,
+        report["source"]["snapshot_at"].replace("+00:00", "Z"),
+        report["source"]["version_id"],
+    )
+    for _ in range(2):
+        invoke(aws, pipeline.outputs["functions"]["load_inventory"], event)
+
+    # then the table is exactly as after one delivery, and no alert was added
+    assert _items(pipeline, store) == table_after_one
+    assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Echo"]
+
+
+def test_a_failed_load_lands_in_the_failure_queue_and_replays(pipeline, aws: Aws, store):
+    # given a table the loader needs is unavailable (deleted: every target fails the same way)
+    stack = deploy.locate(aws, pipeline.outputs["stack"])
+    aws.dynamodb.delete_table(TableName=stack.snapshots_table)
+    aws.dynamodb.get_waiter("table_not_exists").wait(
+        TableName=stack.snapshots_table, WaiterConfig={"Delay": 1}
+    )
+    failures = pipeline.outputs["load_failures_queue_url"]
+    try:
+        # when a file is uploaded
+        aws.s3.put_object(
+            Bucket=pipeline.outputs["uploads_bucket"],
+            Key=f"{store}/late.csv",
+            Body=_csv(store, ("Kept", 0)),
+        )
+
+        # then after Lambda's retries the event waits in the failure queue, nothing loaded
+        wait_until(lambda: _queue_depth(aws, failures) == 1, 120, "the failed event")
+        assert _items(pipeline, store) == []
+    finally:
+        deploy.up(aws, stack)  # provisioning makes the table again
+
+    # when the operator replays it
+    replayed = replay.replay_failed_loads(aws, stack, say=lambda _: None)
+
+    # then the file loads, gets its report and alerts, and the queue is empty
+    assert replayed == 1
+    wait_until(lambda: len(_items(pipeline, store)) == 1, 60, "the replayed rows")
+    assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Kept"]
+    assert _queue_depth(aws, failures) == 0
+
+
+@pytest.fixture(scope="module")
+def fragile(aws: Aws) -> Iterator[tuple[Stack, Pipeline]]:
+    """A stack of its own for breaking the stream side, with the shortest record age AWS
+    allows, so exhausted records reach the failure queue within a minute."""
+    stack = deploy.locate(aws, f"frag-{uuid.uuid4().hex[:6]}")
+    settings = Settings(stream_max_record_age_seconds=60)
+    outputs = deploy.up(aws, stack, settings)
+    try:
+        yield stack, Pipeline(aws, outputs, AlertInbox(aws, outputs["alerts_queue_url"]))
+    finally:
+        deploy.destroy(aws, stack)
+
+
+def test_alerts_are_retried_while_the_topic_is_gone_and_arrive_once_it_is_back(
+    fragile, aws: Aws, store
+):
+    # given a stack whose topic has been deleted
+    stack, pipeline = fragile
+    aws.sns.delete_topic(TopicArn=pipeline.outputs["topic_arn"])
+
+    # when an item runs out and check_stock fails to publish it
+    pipeline.upload(f"{store}/out.csv", _csv(store, ("Gone", 0)))
+    wait_until(
+        lambda: _logged(aws, stack.check_function, "publishing alerts failed"),
+        60,
+        "check_stock to fail publishing",
+    )
+
+    # and the topic is provisioned again
+    deploy.up(aws, stack, Settings(stream_max_record_age_seconds=60))
+
+    # then the retried record's alert arrives, exactly once
+    assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Gone"]
+
+
+def test_records_that_exhaust_their_retries_land_in_the_failure_queue(fragile, aws: Aws, store):
+    # given a stack whose topic has been deleted
+    stack, pipeline = fragile
+    aws.sns.delete_topic(TopicArn=pipeline.outputs["topic_arn"])
+    failures = pipeline.outputs["alert_failures_queue_url"]
+    try:
+        # when an item runs out and publishing keeps failing past the record age limit
+        pipeline.upload(f"{store}/out.csv", _csv(store, ("Never", 0)))
+
+        # then the batch's description lands in the stream's failure queue
+        wait_until(lambda: _queue_depth(aws, failures) >= 1, 180, "the exhausted batch")
+        [message] = aws.sqs.receive_message(QueueUrl=failures, WaitTimeSeconds=1)["Messages"]
+        assert stack.table in message["Body"]
+    finally:
+        deploy.up(aws, stack, Settings(stream_max_record_age_seconds=60))
+
+
+# ---------------------------------------------------------------- concurrency and order
+
+
+def test_a_hundred_files_from_fifty_stores_at_once_lose_nothing_and_alert_exactly(pipeline):
+    # given 50 stores with two files each, 10 items per file, two of them at 0
+    prefix = f"C{uuid.uuid4().hex[:6]}"
+    stores = [f"{prefix}-{n:02}" for n in range(50)]
+    files = {
+        f"{store}/part{part}.csv": _csv(
+            store, *((f"p{part}-i{i}", 0 if i % 5 == 0 else i) for i in range(10))
+        )
+        for store in stores
+        for part in (1, 2)
+    }
+
+    # when all 100 are uploaded at once
+    bucket = pipeline.outputs["uploads_bucket"]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        list(
+            pool.map(
+                lambda kv: pipeline.aws.s3.put_object(Bucket=bucket, Key=kv[0], Body=kv[1]),
+                files.items(),
+            )
+        )
+
+    # then every row is in the table
+    wait_until(
+        lambda: sum(len(_items(pipeline, store)) for store in stores) == 1000,
+        180,
+        "all 1000 rows",
+    )
+    # and, once a barrier has passed every store, exactly one alert per item that went to 0
+    markers = {store: f"zz-barrier-{uuid.uuid4().hex[:6]}" for store in stores}
+    barriers = "".join(f"{store},{marker},0\n" for store, marker in markers.items())
+    pipeline.upload(f"{prefix}/barriers.csv", b"store,item,count\n" + barriers.encode())
+    inbox = pipeline.inbox
+    inbox.wait_for(
+        lambda _: all(
+            any(a["item"] == marker for a in inbox.for_store(store))
+            for store, marker in markers.items()
+        ),
+        180,
+        "the barrier alerts of all 50 stores",
+    )
+    alerts = [
+        (a["store"], a["item"])
+        for store in stores
+        for a in inbox.for_store(store)
+        if not a["item"].startswith("zz-barrier-")
+    ]
+    expected = sorted(
+        (store, f"p{part}-i{i}") for store in stores for part in (1, 2) for i in (0, 5)
+    )
+    assert sorted(alerts) == expected
+
+
+def test_a_late_older_snapshot_never_overwrites_a_newer_one(pipeline, aws: Aws, store):
+    # given an older snapshot loaded, then a newer one of the same store
+    bucket = pipeline.outputs["uploads_bucket"]
+    older = pipeline.upload(f"{store}/monday.csv", _csv(store, ("Echo", 0), ("OnlyOld", 7)))
+    newer = pipeline.upload(f"{store}/tuesday.csv", _csv(store, ("Echo", 9), ("Tap", 3)))
+    assert older["source"]["snapshot_at"] < newer["source"]["snapshot_at"]
+
+    # when the older snapshot's event is processed again, late (S3 does not promise order)
+    event = s3_event(
+        bucket,
+        f"{store}/monday.csv",
+        older["source"]["snapshot_at"].replace("+00:00", "Z"),
+        older["source"]["version_id"],
+    )
+    [summary] = invoke(aws, pipeline.outputs["functions"]["load_inventory"], event)["reports"]
+
+    # then rows the newer snapshot has keep its values, and the report says so
+    counts = {i["item"]["S"]: i["count"]["N"] for i in _items(pipeline, store)}
+    assert counts == {"Echo": "9", "OnlyOld": "7", "Tap": "3"}
+    assert (summary["rows_superseded"], summary["rows_loaded"]) == (1, 1)
+    # and Echo alerted once, when the older snapshot first set it to 0
+    assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Echo"]
+
+
+# ---------------------------------------------------------------- hostile input
+
+
+HOSTILE_FILES = [
+    ("empty.csv", b"", "rejected", "empty"),
+    ("header-only.csv", b"store,item,count\n", "rejected", "no data rows"),
+    ("no-header.csv", b"Berlin,Echo,1\n", "rejected", "header"),
+    ("semicolons.csv", b"store;item;count\nB;x;1\n", "rejected", "header"),
+    ("utf16.csv", "store,item,count\nB,x,1\n".encode("utf-16"), "rejected", "UTF-16"),
+    ("latin1.csv", "store,item,count\nB,caf\xe9,1\n".encode("latin-1"), "rejected", "UTF-8"),
+    ("nul.csv", b"store,item,count\nB,a\x00b,1\n", "rejected", "NUL"),
+    ("gzipped.csv", gzip.compress(b"store,item,count\nB,x,1\n"), "rejected", "gzip"),
+    ("object.json", b'{"items": [{"store": "B", "item": "x", "count": 1}]}', "rejected", None),
+    ("types.json", b'[{"store": "B", "item": "x", "count": "many"}]', "rejected", None),
+    ("notes.txt", b"hello", "rejected", "unsupported file type"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "status", "reason"), HOSTILE_FILES, ids=[f[0] for f in HOSTILE_FILES]
+)
+def test_hostile_files_get_a_report_naming_the_problem(pipeline, store, name, body, status, reason):
+    # given / when a file no loader could use
+    report = pipeline.upload(f"{store}/{name}", body)
+
+    # then it gets a report saying why, and nothing of it is in the table
+    assert report["status"] == status
+    problem = (report["file_error"] or {}).get("reason") or report["rejected_rows"][0]["reason"]
+    if reason is not None:
+        assert reason in problem
+    assert _items(pipeline, store) == []
+
+
+def test_hostile_rows_are_reported_safely_and_the_good_ones_load(pipeline, store):
+    # given odd but loadable names, and rows that must be refused
+    body = (
+        "store,item,count\n"
+        f'{store},"Echo, the ""second""",1\n'
+        f"{store},<script>alert(1)</script>,2\n"
+        f'{store},=HYPERLINK("x"),3\n'
+        f"{store},🦆 Duck,4\n"
+        f"{store},Padded, 7 \n"
+        f"{store},Big,99999999999999999999\n"
+        f"{store},Exp,1e3\n"
+        f"{store},{'x' * 2048},1\n"
+        f'{store},"line\nbreak",1\n'
+        f"{store},-Formula,-3\n"
+    ).encode()
+
+    # when
+    report = pipeline.upload(f"{store}/odd names.csv", codecs.BOM_UTF8 + body)
+
+    # then the odd names load as text and the refused rows are listed with spreadsheet-safe cells
+    names = {i["item"]["S"]: int(i["count"]["N"]) for i in _items(pipeline, store)}
+    assert names == {
+        'Echo, the "second"': 1,
+        "<script>alert(1)</script>": 2,
+        '=HYPERLINK("x")': 3,
+        "🦆 Duck": 4,
+        "Padded": 7,
+    }
+    assert report["rows_rejected"] == 5
+    assert {r["row"]["item"] for r in report["rejected_rows"]} >= {"'-Formula"}
+    assert all(not str(r["row"].get("item", "")).startswith("=") for r in report["rejected_rows"])
+
+
+# ---------------------------------------------------------------- data at rest
+
+
+def test_buckets_are_private_encrypted_versioned_and_tls_only_where_tls_exists(pipeline, aws: Aws):
+    for bucket in (pipeline.outputs["uploads_bucket"], pipeline.outputs["reports_bucket"]):
+        # given / when
+        block = aws.s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        encryption = aws.s3.get_bucket_encryption(Bucket=bucket)
+        versioning = aws.s3.get_bucket_versioning(Bucket=bucket)
+        policy = ignore_missing(
+            lambda: json.loads(aws.s3.get_bucket_policy(Bucket=bucket)["Policy"]),  # noqa: B023
+            "NoSuchBucketPolicy",
+        )
+
+        # then
+        assert all(block.values())
+        rule = encryption["ServerSideEncryptionConfiguration"]["Rules"][0]
+        assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        assert versioning["Status"] == "Enabled"
+        if (aws.endpoint_url or "").startswith("http://"):
+            # an emulator without TLS: the policy would refuse every request, even its own
+            assert policy is None
+        else:
+            [statement] = policy["Statement"]
+            assert statement["Effect"] == "Deny"
+            assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_queues_and_topic_are_encrypted_and_functions_hold_no_credentials(pipeline, aws: Aws):
+    topic = aws.sns.get_topic_attributes(TopicArn=pipeline.outputs["topic_arn"])["Attributes"]
+    assert topic["KmsMasterKeyId"] == "alias/aws/sns"
+    for name in ("alerts_queue_url", "load_failures_queue_url", "alert_failures_queue_url"):
+        attributes = aws.sqs.get_queue_attributes(
+            QueueUrl=pipeline.outputs[name], AttributeNames=["SqsManagedSseEnabled"]
+        )["Attributes"]
+        assert attributes["SqsManagedSseEnabled"] == "true"
+    for function in pipeline.outputs["functions"].values():
+        variables = aws.lambda_.get_function_configuration(FunctionName=function)["Environment"][
+            "Variables"
+        ]
+        assert not [name for name in variables if "KEY" in name or "SECRET" in name]
