@@ -14,7 +14,7 @@ ENDPOINT := http://127.0.0.1:$(PORT)
 EMULATOR_ENV := AWS_ENDPOINT_URL=$(ENDPOINT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: help venv up down outputs demo replay-failed destroy deploy test unit integration e2e lint
+.PHONY: help venv up down outputs demo replay-failed destroy deploy test unit integration e2e lint dashboard
 
 help: ## Show the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -65,3 +65,8 @@ lint: $(INSTALLED) ## ruff, mypy and parliament (IAM policies)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) -m provision.policy_lint
+
+# DASHBOARD_USER=name creates that user first (password: DASHBOARD_PASSWORD, else generated).
+dashboard: $(INSTALLED) ## Print the dashboard URL and how to sign in
+	@$(EMULATOR_ENV) $(PY) -m provision.dashboard --stack $(STACK) \
+		$(if $(DASHBOARD_USER),--user $(DASHBOARD_USER))

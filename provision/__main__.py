@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from provision import deploy, replay
+from provision import dashboard, deploy, replay
 from provision.resources import Changes
 from provision.stack import DEFAULT_STACK, Settings
 
@@ -31,6 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-file-mb", type=int, help="largest file the loader accepts (up; default 50)"
     )
+    parser.add_argument("--no-dashboard", action="store_true", help="skip the dashboard (up)")
+    parser.add_argument(
+        "--dashboard-user",
+        metavar="NAME",
+        help="create this dashboard user (up; password: $DASHBOARD_PASSWORD, else generated "
+        "and printed once)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the outputs JSON")
     args = parser.parse_args(argv)
 
@@ -46,9 +53,20 @@ def main(argv: list[str] | None = None) -> int:
             settings = Settings()
             if args.max_file_mb:
                 settings = replace(settings, max_file_bytes=args.max_file_mb * 1024 * 1024)
+            if args.no_dashboard:
+                settings = replace(settings, dashboard=False)
             say(f"provisioning stack {stack.name!r} on {target} ({stack.region})")
             changes = Changes(echo=say)
             result = deploy.up(aws, stack, settings, args.email, args.sms, changes)
+            if args.dashboard_user and not result.get("dashboard_url"):
+                say(f"--dashboard-user {args.dashboard_user}: ignored, there is no dashboard")
+            elif args.dashboard_user:
+                password = dashboard.password_from_environment()
+                generated = dashboard.ensure_user(
+                    aws, stack, args.dashboard_user, password, changes
+                )
+                if generated:
+                    dashboard.announce_password(args.dashboard_user, generated)
             say(f"{len(changes.made)} change(s)" if changes.made else "already up to date")
             print(json.dumps(result, indent=2))
         elif args.command == "outputs":
@@ -62,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             say(f"{len(changes.made)} resource(s) removed" if changes.made else "nothing to remove")
     except (deploy.StackNotFound, LookupError) as error:
         print(f"error: {error}; run `python -m provision up` first", file=sys.stderr)
+        return 1
+    except dashboard.DashboardError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 1
     except (ClientError, BotoCoreError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from provision import packaging, policies
+from provision import dashboard, packaging, policies
 from provision.resources import (
     Aws,
     Changes,
@@ -193,7 +193,10 @@ def up(
         ),
         changes,
     )
-    return _outputs(aws, stack, topic_arn, alerts_url)
+
+    # The dashboard: Cognito sign-in, an HTTP API over the table, the site in its own bucket.
+    dashboard_outputs = dashboard.ensure(aws, stack, settings, RUNTIME, changes)
+    return {**_outputs(aws, stack, topic_arn, alerts_url), **dashboard_outputs}
 
 
 def _function_spec(
@@ -219,7 +222,7 @@ def outputs(aws: Aws, stack: Stack) -> dict[str, Any]:
     alerts_url = queue_url(aws, stack.alerts_queue)
     if topic_arn is None or alerts_url is None:
         raise StackNotFound(f"stack {stack.name!r} is not provisioned here")
-    return _outputs(aws, stack, topic_arn, alerts_url)
+    return {**_outputs(aws, stack, topic_arn, alerts_url), **dashboard.outputs(aws, stack)}
 
 
 def _outputs(aws: Aws, stack: Stack, topic_arn: str, alerts_url: str) -> dict[str, Any]:
@@ -245,6 +248,7 @@ def _outputs(aws: Aws, stack: Stack, topic_arn: str, alerts_url: str) -> dict[st
 def destroy(aws: Aws, stack: Stack, changes: Changes | None = None) -> Changes:
     """Remove everything `up` made, in reverse order; a missing piece is skipped."""
     changes = changes or Changes()
+    dashboard.destroy(aws, stack, changes)
     delete_function(aws, stack.check_function, changes)
     delete_function(aws, stack.load_function, changes)
     delete_role(aws, stack.check_role, changes)

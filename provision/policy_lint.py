@@ -12,11 +12,12 @@ from typing import Any
 
 import parliament
 
-from provision import policies
+from provision import dashboard, policies
 from provision.stack import Stack
 
 # An example stack: the documents differ between stacks only in names.
 EXAMPLE = Stack("inventory", "123456789012", "eu-west-1")
+DASHBOARD = dashboard.Names(EXAMPLE)
 EXPLAINED = {("UNKNOWN_ACTION", f"Unknown action {policies.EMULATOR_ONLY_PUBLISH_BATCH}")}
 
 
@@ -28,6 +29,8 @@ def documents() -> dict[str, dict[str, Any]]:
         "check_stock role": policies.check_stock_policy(EXAMPLE),
         "alerts queue": policies.alerts_queue_policy(EXAMPLE),
         "uploads bucket": policies.tls_only_bucket_policy(EXAMPLE, EXAMPLE.uploads_bucket),
+        "inventory_api role": dashboard.inventory_api_policy(EXAMPLE, DASHBOARD),
+        "dashboard site bucket": dashboard.site_policy(EXAMPLE, DASHBOARD.site_bucket),
     }
 
 

@@ -28,6 +28,9 @@ class Settings:
     stream_max_record_age_seconds: int = 3600
     # S3 side: Lambda's asynchronous retries before the event goes to the failure queue.
     load_max_retries: int = 2
+    # Dashboard: items at or below this count are marked low; `dashboard=False` skips it.
+    low_stock_threshold: int = 5
+    dashboard: bool = True
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import pytest
 from provision import packaging
 from provision.packaging import PackagingError, build_zip, code_sha256, pinned_requirements
 
-FUNCTIONS = ["load_inventory", "check_stock"]
+FUNCTIONS = ["load_inventory", "check_stock", "inventory_api"]
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 
 # What the Lambda Python runtime puts beside a function: boto3 and its dependencies.
@@ -111,7 +111,7 @@ def test_zip_holds_the_handler_the_shared_package_and_the_vendored_dependencies(
 
 def test_the_two_zips_differ_only_by_their_handler(zips):
     # given
-    loader, checker = (zipfile.ZipFile(io.BytesIO(zips[f])) for f in FUNCTIONS)
+    loader, checker = (zipfile.ZipFile(io.BytesIO(zips[f])) for f in FUNCTIONS[:2])
 
     # when
     different = [

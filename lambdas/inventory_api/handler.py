@@ -1,0 +1,93 @@
+"""inventory_api: the dashboard's HTTP API (GET /items, GET /summary) -> the inventory table.
+
+API Gateway's Cognito JWT authorizer has checked the token's signature, issuer, audience and
+expiry before this runs; the handler also insists on an access token (see `_signed_in`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from inventory import settings
+from inventory.adapters.clients import client
+from inventory.adapters.reader import StockReader
+from inventory.dashboard import (
+    BadRequest,
+    find_items,
+    items_document,
+    parse_item_query,
+    summary_document,
+)
+
+logger = Logger(service="inventory")
+
+DEFAULT_LOW_STOCK_THRESHOLD = 5
+_HEADERS = {
+    "content-type": "application/json; charset=utf-8",
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+}
+
+
+@cache
+def stock_reader() -> StockReader:
+    return StockReader(client("dynamodb"), settings.table_name())
+
+
+def low_stock_threshold() -> int:
+    return int(os.environ.get("LOW_STOCK_THRESHOLD", DEFAULT_LOW_STOCK_THRESHOLD))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Answer one HTTP API request (payload format 2.0)."""
+    route = event.get("routeKey", "")
+    if not _signed_in(event):
+        logger.warning("refused a token that is not an access token", extra={"route": route})
+        return _response(401, {"message": "Unauthorized"})
+    threshold = low_stock_threshold()
+    try:
+        if route == "GET /items":
+            query = parse_item_query(event.get("rawQueryString", ""))
+            page = find_items(stock_reader().read_page, query, threshold)
+            body = items_document(page, threshold)
+        elif route == "GET /summary":
+            body = summary_document(stock_reader().every_item(), threshold)
+        else:
+            return _response(404, {"message": "Not Found"})
+    except BadRequest as error:
+        return _response(400, {"message": str(error)})
+    except Exception:  # the caller learns nothing of the internals; the log has them
+        logger.exception("request failed", extra={"route": route})
+        return _response(500, {"message": "Internal Server Error"})
+    logger.info("answered", extra={"route": route, "user": _claims(event).get("username")})
+    return _response(200, body)
+
+
+def _claims(event: dict[str, Any]) -> dict[str, Any]:
+    claims = event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims")
+    return claims if isinstance(claims, dict) else {}
+
+
+def _signed_in(event: dict[str, Any]) -> bool:
+    """True for a Cognito access token, as the authorizer passed its verified claims on.
+
+    The authorizer accepts any token of the pool whose `aud` or `client_id` is the app client:
+    ID tokens too, and on MiniStack also refresh tokens (signed JWTs there, opaque on AWS).
+    The page sends access tokens, so anything else is refused.
+    """
+    return _claims(event).get("token_use") == "access"
+
+
+def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": _HEADERS,
+        "body": json.dumps(body, ensure_ascii=False),
+    }

@@ -1,0 +1,270 @@
+"""The dashboard in a real browser: headless Chromium (the system's, driven by Playwright)
+signs in, sees the uploaded data, filters, survives a reload, renders hostile names as text,
+and signs out. Screenshots go to test-artifacts/.
+
+Skips when Chromium or Playwright is missing, unless REQUIRE_BROWSER is set (as .ci/run does),
+where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provision import dashboard, deploy
+from provision.resources import Aws, Changes
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+HOSTILE = "<img src=x onerror=alert(1)>"
+PASSWORD = "Browser-Test-Passw0rd"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+# Long enough for a refresh cycle (5 s) and a load; conditions, not sleeps.
+WAIT_MS = 20_000
+
+
+def _missing(what: str) -> None:
+    message = (
+        f"{what}; install it to run the browser tests: `apt-get install -y chromium` "
+        "(Debian package chromium) and `make venv` (playwright is in requirements-dev.txt)"
+    )
+    if os.environ.get("REQUIRE_BROWSER"):
+        pytest.fail(f"REQUIRE_BROWSER is set but {message}")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        _missing(f"no Chromium at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright for Python is not installed")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def site(aws: Aws, stack: dict[str, Any], pipeline: Any) -> dict[str, str]:
+    """The dashboard, a user, and data: the lab's Berlin sample under a store name of this
+    module's own (other tests count Berlin's alerts), and a store whose items include a name
+    that is HTML."""
+    if not stack["dashboard_url"]:
+        pytest.skip(stack["dashboard"]["skipped"])
+    located = deploy.locate(aws, stack["stack"])
+    dashboard.ensure_user(aws, located, "browser", PASSWORD, Changes())
+    samples = Path(__file__).resolve().parents[2] / "sample-data"
+    sample_store = f"Berlin-{uuid.uuid4().hex[:6]}"
+    sample = (samples / "berlin.csv").read_bytes().replace(b"Berlin,", f"{sample_store},".encode())
+    pipeline.upload(f"browser/{sample_store}.csv", sample)
+    store = f"Hostile-{uuid.uuid4().hex[:6]}"
+    pipeline.upload(
+        f"browser/{store}.csv",
+        f'store,item,count\n{store},"{HOSTILE}",3\n{store},Echo Show,0\n'.encode(),
+    )
+    return {"url": stack["dashboard_url"], "store": store, "sample_store": sample_store}
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context; fails the test on any console error (CSP violations are) or
+    dialog (an injected script's alert would be)."""
+    context = browser.new_context(viewport=DESKTOP)
+    tab = context.new_page()
+    tab.set_default_timeout(WAIT_MS)
+    problems: list[str] = []
+    tab.on(
+        "dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss())
+    )
+    tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    tab.on(
+        "console",
+        lambda message: (
+            problems.append(f"console: {message.text}") if message.type == "error" else None
+        ),
+    )
+    tab.problems = problems
+    yield tab
+    context.close()
+    assert problems == []
+
+
+def sign_in_with_the_keyboard(page: Any, username: str, password: str) -> None:
+    """Focus starts in the username field; Tab to the password; Enter submits."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_label("Username")).to_be_focused()
+    page.keyboard.type(username)
+    page.keyboard.press("Tab")
+    page.keyboard.type(password)
+    page.keyboard.press("Enter")
+
+
+def rows_of(page: Any, store: str) -> Any:
+    return page.locator("#items-body tr").filter(
+        has=page.locator("td[data-label=Store]", has_text=re.compile(f"^{re.escape(store)}$"))
+    )
+
+
+def test_sign_in_see_filter_sort_reload_and_sign_out(page, site, pipeline):
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    # given the sign-in page
+    page.goto(site["url"])
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_label("Username")).to_be_focused()
+    page.screenshot(path=ARTIFACTS / "dashboard-sign-in.png")
+
+    # when a wrong password is tried
+    sign_in_with_the_keyboard(page, "browser", "Wrong-Passw0rd-1")
+
+    # then it says so, and stays (Cognito's 400 is expected here, and only here)
+    expect(page.get_by_role("alert")).to_have_text("Incorrect username or password.")
+    page.problems[:] = [found for found in page.problems if "status of 400" not in found]
+
+    # when the user signs in with the keyboard
+    page.get_by_label("Username").fill("")
+    page.get_by_label("Username").focus()
+    sign_in_with_the_keyboard(page, "browser", PASSWORD)
+
+    # then the uploaded sample data shows, Berlin's zero-count row marked out of stock
+    berlin_store = site["sample_store"]
+    expect(page.get_by_role("heading", name="Stock levels")).to_be_visible()
+    expect(page.locator("#whoami")).to_have_text("browser")
+    berlin = rows_of(page, berlin_store)
+    expect(berlin).to_have_count(3)
+    echo_plus = berlin.filter(has_text="Echo Plus")
+    expect(echo_plus.locator(".badge")).to_have_text("Out of stock")
+    expect(echo_plus.locator("td[data-label=Count]")).to_have_text("0")
+    expect(berlin.filter(has_text="Echo Dot").locator(".badge")).to_have_text("OK")
+    expect(page.locator("#last-fetched")).to_have_text(re.compile(r"^Last fetched "))
+    expect(page.locator("#card-low-hint")).to_have_text("(≤ 5)")
+    expect(page.locator("#threshold-note")).to_contain_text("5 or fewer")
+    expect(page.locator("#card-out")).not_to_have_text("–")
+
+    # when filtered by store
+    page.get_by_label("Store").select_option(berlin_store)
+
+    # then only Berlin's rows remain, and the filter is in the address
+    expect(page.locator("#items-body tr")).to_have_count(3)
+    expect(page.locator("#card-items")).to_have_text("3")
+    expect(page.locator("#card-out")).to_have_text("1")
+    assert f"store={berlin_store}" in page.url
+    page.screenshot(path=ARTIFACTS / "dashboard-desktop.png", full_page=True)
+
+    # when sorted by count: highest first, then lowest first
+    count_header = page.locator("th[data-sort=count]")
+    page.get_by_role("button", name="Count").click()
+    expect(count_header).to_have_attribute("aria-sort", "descending")
+    expect(page.locator("#items-body tr").first.locator("td[data-label=Count]")).to_have_text("15")
+    page.get_by_role("button", name="Count").press("Enter")
+    expect(count_header).to_have_attribute("aria-sort", "ascending")
+    expect(page.locator("#items-body tr").first).to_contain_text("Echo Plus")
+
+    # when Berlin's stock changes, the page refreshes itself
+    pipeline.upload("browser/kindle.csv", f"store,item,count\n{berlin_store},Kindle,2\n".encode())
+
+    # then the new row appears within a refresh cycle and the filter is still Berlin's
+    expect(page.locator("#items-body tr").filter(has_text="Kindle")).to_have_count(1)
+    expect(page.locator("#items-body tr")).to_have_count(4)
+    expect(page.get_by_label("Store")).to_have_value(berlin_store)
+
+    # when the page is reloaded
+    page.reload()
+
+    # then the session and the filter survive
+    expect(page.get_by_role("heading", name="Stock levels")).to_be_visible()
+    expect(page.get_by_label("Store")).to_have_value(berlin_store)
+    expect(page.locator("#items-body tr")).to_have_count(4)
+
+    # when the user signs out
+    page.get_by_role("button", name="Sign out").click()
+
+    # then the sign-in form is back, the session is gone, and a reload keeps it so
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.locator("#dashboard-view")).to_be_hidden()
+
+
+def test_a_name_that_is_html_shows_as_text_and_runs_nothing(page, site):
+    from playwright.sync_api import expect
+
+    # given a signed-in user
+    page.goto(site["url"])
+    sign_in_with_the_keyboard(page, "browser", PASSWORD)
+
+    # when the hostile store's items are shown
+    page.get_by_label("Store").select_option(site["store"])
+    rows = page.locator("#items-body tr")
+    expect(rows).to_have_count(2)
+
+    # then the name is there, literally, as text; no element was made from it; nothing ran
+    hostile = rows.filter(has_text="Echo Show").locator(".badge")
+    expect(hostile).to_have_text("Out of stock")
+    cell = page.locator("td.item-name", has_text="onerror")
+    expect(cell).to_have_text(HOSTILE)
+    assert cell.evaluate("td => td.innerHTML") == "&lt;img src=x onerror=alert(1)&gt;"
+    assert page.locator("#items-body img").count() == 0
+    assert page.locator("img").count() == 0
+    assert page.problems == []  # no alert dialog, no page error
+
+
+def test_phone_width_and_the_empty_table(browser, site):
+    from playwright.sync_api import expect
+
+    # given a phone-sized window, and an API that answers as for an empty table
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    try:
+        page.goto(site["url"])
+        sign_in_with_the_keyboard(page, "browser", PASSWORD)
+        expect(page.locator("#items-body tr").first).to_be_visible()
+
+        # then everything fits the width: no sideways scrolling
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.screenshot(path=ARTIFACTS / "dashboard-phone.png", full_page=False)
+
+        # when the table is empty
+        empty_summary = {
+            "low_stock_threshold": 5,
+            "totals": {
+                "stores": 0,
+                "items": 0,
+                "out_of_stock": 0,
+                "low_stock": 0,
+                "units": 0,
+                "last_updated": None,
+            },
+            "stores": [],
+        }
+        page.route("**/summary", lambda route: route.fulfill(json=empty_summary))
+        page.route(
+            "**/items?*",
+            lambda route: route.fulfill(json={"items": [], "next": None, "low_stock_threshold": 5}),
+        )
+        page.get_by_label("Status").select_option("out")  # a refresh, now
+
+        # then it says how to upload a file
+        expect(page.get_by_role("heading", name="No items yet")).to_be_visible()
+        expect(page.locator("#upload-hint")).to_contain_text("aws s3 cp stock.csv s3://")
+        page.screenshot(path=ARTIFACTS / "dashboard-phone-empty.png")
+    finally:
+        context.close()
