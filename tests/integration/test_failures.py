@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -17,6 +18,10 @@ from provision import deploy, replay
 from provision.resources import Aws, ignore_missing, wait_until
 from provision.stack import Settings, Stack
 from tests.integration.support import AlertInbox, Pipeline, invoke, s3_event
+
+# The stacks tests break on purpose need no dashboard.
+ISOLATED = Settings(dashboard=False)
+FRAGILE = Settings(dashboard=False, stream_max_record_age_seconds=60)
 
 
 def _csv(store: str, *rows: tuple[str, object]) -> bytes:
@@ -77,9 +82,27 @@ def test_the_same_s3_event_delivered_three_times_changes_nothing(pipeline, aws: 
     assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Echo"]
 
 
-def test_a_failed_load_lands_in_the_failure_queue_and_replays(pipeline, aws: Aws, store):
+@contextmanager
+def _own_stack(aws: Aws, prefix: str, settings: Settings) -> Iterator[tuple[Stack, Pipeline]]:
+    """A stack for one breaking test alone: work other tests leave in flight (a loader
+    re-driving a newer file, say) can neither fail because of it nor land in its queues."""
+    stack = deploy.locate(aws, f"{prefix}-{uuid.uuid4().hex[:6]}")
+    outputs = deploy.up(aws, stack, settings)
+    try:
+        yield stack, Pipeline(aws, outputs, AlertInbox(aws, outputs["alerts_queue_url"]))
+    finally:
+        deploy.destroy(aws, stack)
+
+
+@pytest.fixture
+def isolated(aws: Aws) -> Iterator[tuple[Stack, Pipeline]]:
+    with _own_stack(aws, "fail", ISOLATED) as stack_and_pipeline:
+        yield stack_and_pipeline
+
+
+def test_a_failed_load_lands_in_the_failure_queue_and_replays(isolated, aws: Aws, store):
+    stack, pipeline = isolated
     # given a table the loader needs is unavailable (deleted: every target fails the same way)
-    stack = deploy.locate(aws, pipeline.outputs["stack"])
     aws.dynamodb.delete_table(TableName=stack.snapshots_table)
     aws.dynamodb.get_waiter("table_not_exists").wait(
         TableName=stack.snapshots_table, WaiterConfig={"Delay": 1}
@@ -97,7 +120,7 @@ def test_a_failed_load_lands_in_the_failure_queue_and_replays(pipeline, aws: Aws
         wait_until(lambda: _queue_depth(aws, failures) == 1, 120, "the failed event")
         assert _items(pipeline, store) == []
     finally:
-        deploy.up(aws, stack)  # provisioning makes the table again
+        deploy.up(aws, stack, ISOLATED)  # provisioning makes the table again
 
     # when the operator replays it
     replayed = replay.replay_failed_loads(aws, stack, say=lambda _: None)
@@ -113,13 +136,8 @@ def test_a_failed_load_lands_in_the_failure_queue_and_replays(pipeline, aws: Aws
 def fragile(aws: Aws) -> Iterator[tuple[Stack, Pipeline]]:
     """A stack of its own for breaking the stream side, with the shortest record age AWS
     allows, so exhausted records reach the failure queue within a minute."""
-    stack = deploy.locate(aws, f"frag-{uuid.uuid4().hex[:6]}")
-    settings = Settings(stream_max_record_age_seconds=60)
-    outputs = deploy.up(aws, stack, settings)
-    try:
-        yield stack, Pipeline(aws, outputs, AlertInbox(aws, outputs["alerts_queue_url"]))
-    finally:
-        deploy.destroy(aws, stack)
+    with _own_stack(aws, "frag", FRAGILE) as stack_and_pipeline:
+        yield stack_and_pipeline
 
 
 def test_alerts_are_retried_while_the_topic_is_gone_and_arrive_once_it_is_back(
@@ -138,7 +156,7 @@ def test_alerts_are_retried_while_the_topic_is_gone_and_arrive_once_it_is_back(
     )
 
     # and the topic is provisioned again
-    deploy.up(aws, stack, Settings(stream_max_record_age_seconds=60))
+    deploy.up(aws, stack, FRAGILE)
 
     # then the retried record's alert arrives, exactly once
     assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Gone"]
@@ -158,7 +176,7 @@ def test_records_that_exhaust_their_retries_land_in_the_failure_queue(fragile, a
         [message] = aws.sqs.receive_message(QueueUrl=failures, WaitTimeSeconds=1)["Messages"]
         assert stack.table in message["Body"]
     finally:
-        deploy.up(aws, stack, Settings(stream_max_record_age_seconds=60))
+        deploy.up(aws, stack, FRAGILE)
 
 
 # ---------------------------------------------------------------- concurrency and order
