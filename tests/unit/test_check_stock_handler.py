@@ -8,7 +8,6 @@ import io
 import json
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,27 +20,14 @@ from check_stock import handler
 from inventory.adapters.clients import client
 from inventory.adapters.topic import PUBLISH_BATCH_SIZE, AlertTopic, PublishFailed
 from inventory.stock import Alert
+from tests.unit.fakes import ACCOUNT, REGION, FakeContext
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"  # moto's default account
+FUNCTION = "inventory-check_stock"
 TOPIC_NAME = "inventory-NoStock"
 TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:{TOPIC_NAME}"
 QUEUE_NAME = "inventory-alerts"
 SOURCE = "s3://inventory-uploads-000000000000-us-east-1/stores/berlin.csv"
 UPDATED_AT = "2025-01-01T00:00:00.000+00:00"
-
-
-@dataclass
-class FakeContext:
-    """The parts of the Lambda context the handler and Powertools read."""
-
-    function_name: str = "inventory-check_stock"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:inventory-check_stock"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def image(store: str, item: str, count: int | str) -> dict[str, Any]:
@@ -194,7 +180,7 @@ def test_one_alert_per_item_that_went_out_of_stock(aws):
     )
 
     # when
-    result = handler.lambda_handler(event, FakeContext())
+    result = handler.lambda_handler(event, FakeContext(FUNCTION))
 
     # then
     assert result == {"batchItemFailures": []}
@@ -217,7 +203,7 @@ def test_changes_that_are_not_running_out_publish_nothing(aws, record):
     event = stream_event(record)
 
     # when
-    result = handler.lambda_handler(event, FakeContext())
+    result = handler.lambda_handler(event, FakeContext(FUNCTION))
 
     # then
     assert result == {"batchItemFailures": []}
@@ -229,7 +215,7 @@ def test_alert_reaches_the_queue_as_a_json_document_with_filterable_attributes(a
     event = stream_event(stream_record("100", "berlin", "äpfel", new=0, old=5))
 
     # when
-    handler.lambda_handler(event, FakeContext())
+    handler.lambda_handler(event, FakeContext(FUNCTION))
 
     # then
     [message] = delivered(aws)
@@ -255,7 +241,7 @@ def test_more_alerts_than_one_publish_batch_are_all_delivered(aws):
     ]
 
     # when
-    result = handler.lambda_handler(stream_event(*records), FakeContext())
+    result = handler.lambda_handler(stream_event(*records), FakeContext(FUNCTION))
 
     # then
     assert result == {"batchItemFailures": []}
@@ -270,7 +256,7 @@ def test_a_batch_of_alerts_is_logged_in_one_line_naming_the_first_items(aws, mon
     records = [stream_record(str(100 + n), "berlin", f"i{n}", new=0, old=1) for n in range(total)]
 
     # when
-    handler.lambda_handler(stream_event(*records), FakeContext())
+    handler.lambda_handler(stream_event(*records), FakeContext(FUNCTION))
 
     # then one line counts them all and names the first LOGGED_ALERTS
     lines = [json.loads(line) for line in written.getvalue().splitlines()]
@@ -292,7 +278,7 @@ def test_unreadable_record_is_reported_while_earlier_alerts_are_published(aws):
     )
 
     # when
-    result = handler.lambda_handler(event, FakeContext())
+    result = handler.lambda_handler(event, FakeContext(FUNCTION))
 
     # then: Lambda checkpoints before 200 and retries from it; 300 is not handled yet
     assert result == {"batchItemFailures": [{"itemIdentifier": "200"}]}
@@ -306,7 +292,7 @@ def test_record_missing_its_key_attributes_is_reported(aws):
     event = stream_event(stream_record("100", "berlin", "apples", new=0, old=5), broken)
 
     # when
-    result = handler.lambda_handler(event, FakeContext())
+    result = handler.lambda_handler(event, FakeContext(FUNCTION))
 
     # then
     assert result == {"batchItemFailures": [{"itemIdentifier": "200"}]}
@@ -345,7 +331,7 @@ def test_failed_publish_reports_the_record_of_the_first_failed_alert(stubbed_sns
     )
 
     # when
-    result = handler.lambda_handler(event, FakeContext())
+    result = handler.lambda_handler(event, FakeContext(FUNCTION))
 
     # then
     assert result == {"batchItemFailures": [{"itemIdentifier": "300"}]}
@@ -359,7 +345,7 @@ def test_publish_error_reports_the_first_record_of_the_failed_request(stubbed_sn
     records = [stream_record(str(1000 + n), "berlin", f"item-{n}", new=0, old=1) for n in range(12)]
 
     # when
-    result = handler.lambda_handler(stream_event(*records), FakeContext())
+    result = handler.lambda_handler(stream_event(*records), FakeContext(FUNCTION))
 
     # then
     assert result == {"batchItemFailures": [{"itemIdentifier": "1010"}]}
@@ -377,7 +363,7 @@ def test_failed_first_publish_wins_over_a_later_unreadable_record(stubbed_sns):
 
     # when: nothing was published, so the whole batch fails, naming the failed alert's record
     with pytest.raises(handler.BatchFailed, match="record 100$"):
-        handler.lambda_handler(event, FakeContext())
+        handler.lambda_handler(event, FakeContext(FUNCTION))
 
     # then
     stubbed_sns.assert_no_pending_responses()
@@ -395,7 +381,7 @@ def test_failed_publish_after_a_published_alert_wins_over_a_later_unreadable_rec
     )
 
     # when
-    result = handler.lambda_handler(event, FakeContext())
+    result = handler.lambda_handler(event, FakeContext(FUNCTION))
 
     # then
     assert result == {"batchItemFailures": [{"itemIdentifier": "200"}]}
@@ -420,7 +406,7 @@ def test_first_alert_failing_to_publish_fails_the_whole_batch(stubbed_sns):
 
     # when
     with pytest.raises(handler.BatchFailed) as raised:
-        handler.lambda_handler(event, FakeContext())
+        handler.lambda_handler(event, FakeContext(FUNCTION))
 
     # then
     assert "no alert published" in str(raised.value)
@@ -443,7 +429,7 @@ def test_first_alert_failing_while_later_ones_of_its_request_went_out_is_reporte
     )
 
     # when
-    result = handler.lambda_handler(event, FakeContext())
+    result = handler.lambda_handler(event, FakeContext(FUNCTION))
 
     # then: an alert is out, so Lambda resumes at the refused one rather than retry the whole
     # batch (which could only send pears again too)
@@ -459,7 +445,7 @@ def test_first_publish_request_erroring_fails_the_whole_batch(stubbed_sns):
 
     # when
     with pytest.raises(handler.BatchFailed, match="record 1000$"):
-        handler.lambda_handler(stream_event(*records), FakeContext())
+        handler.lambda_handler(stream_event(*records), FakeContext(FUNCTION))
 
     # then: the second request was never made
     stubbed_sns.assert_no_pending_responses()
@@ -477,7 +463,7 @@ def test_first_alert_failing_after_records_without_alerts_fails_the_whole_batch(
 
     # when
     with pytest.raises(handler.BatchFailed, match="record 300$"):
-        handler.lambda_handler(event, FakeContext())
+        handler.lambda_handler(event, FakeContext(FUNCTION))
 
     # then
     stubbed_sns.assert_no_pending_responses()
@@ -493,7 +479,7 @@ def test_unreadable_first_record_fails_the_whole_batch_and_publishes_nothing(aws
 
     # when
     with pytest.raises(handler.BatchFailed, match="record 100$"):
-        handler.lambda_handler(event, FakeContext())
+        handler.lambda_handler(event, FakeContext(FUNCTION))
 
     # then: 200 was not handled, so its alert waits for the retry
     assert delivered(aws) == []
@@ -511,7 +497,7 @@ def test_unreadable_record_after_records_without_alerts_fails_the_whole_batch(aw
 
     # when
     with pytest.raises(handler.BatchFailed, match="record 300$"):
-        handler.lambda_handler(event, FakeContext())
+        handler.lambda_handler(event, FakeContext(FUNCTION))
 
     # then
     assert delivered(aws) == []
@@ -526,7 +512,7 @@ def test_unreadable_record_after_a_published_alert_is_reported_not_raised(aws):
     )
 
     # when
-    result = handler.lambda_handler(event, FakeContext())
+    result = handler.lambda_handler(event, FakeContext(FUNCTION))
 
     # then: retrying the whole batch would publish apples twice; Lambda resumes at 300
     assert result == {"batchItemFailures": [{"itemIdentifier": "300"}]}

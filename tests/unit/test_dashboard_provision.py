@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -29,10 +26,8 @@ from provision.dashboard import (
     site_policy,
     unsupported_reason,
 )
-from provision.packaging import build_zip
 from provision.resources import Aws, Changes
 from provision.stack import Settings, Stack
-from tests.unit.test_packaging import _IMPORT_CHECK, runtime_dir  # noqa: F401  (a fixture)
 
 STACK = Stack("inventory", "123456789012", "eu-west-1")
 NAMES = Names(STACK)
@@ -387,29 +382,3 @@ def test_every_form_field_has_a_label():
     # then
     assert fields
     assert set(fields) <= labels
-
-
-# ---------------------------------------------------------------- the function's zip
-
-
-def test_inventory_api_zip_imports_in_a_clean_interpreter(runtime_dir, tmp_path):  # noqa: F811
-    # given
-    package = tmp_path / "inventory_api.zip"
-    package.write_bytes(build_zip("inventory_api"))
-
-    # when
-    completed = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", _IMPORT_CHECK, str(package), str(runtime_dir)],
-        capture_output=True,
-        text=True,
-        env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"},
-        timeout=60,
-        check=False,
-    )
-
-    # then
-    assert completed.returncode == 0, completed.stderr
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert result["callable"] is True
-    assert result["foreign"] == []
-    assert Path(result["inventory_file"]).is_relative_to(package)

@@ -4,9 +4,7 @@ the requests it refuses."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -19,21 +17,10 @@ from inventory.adapters.clients import client
 from inventory.adapters.reader import StockReader
 from inventory.dashboard import StockItem
 from inventory_api import handler
+from tests.unit.fakes import REGION, FakeContext, create_inventory_table
 
-REGION = "us-east-1"
 TABLE = "inventory-inventory"
 UPDATED_AT = "2026-01-01T00:00:00.000+00:00"
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "inventory-inventory_api"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:inventory_api"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 def access_claims() -> dict[str, str]:
@@ -69,7 +56,9 @@ def http_event(
 
 
 def call(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    response = handler.lambda_handler(event, FakeContext())
+    response = handler.lambda_handler(
+        event, FakeContext("inventory-inventory_api", remaining_millis=10_000)
+    )
     assert response["headers"]["content-type"] == "application/json; charset=utf-8"
     assert response["headers"]["cache-control"] == "no-store"
     return response["statusCode"], json.loads(response["body"])
@@ -99,18 +88,7 @@ def table(aws_env: None) -> Iterator[Any]:
     _clear_caches()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "store", "KeyType": "HASH"},
-                {"AttributeName": "item", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "store", "AttributeType": "S"},
-                {"AttributeName": "item", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_inventory_table(dynamodb, TABLE)
 
         def put(store: str, item: str, count: int, updated_at: str = UPDATED_AT) -> None:
             dynamodb.put_item(

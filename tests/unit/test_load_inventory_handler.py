@@ -10,9 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import sys
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,6 +25,7 @@ from moto import mock_aws
 from inventory.adapters.clients import client
 from inventory.adapters.table import Snapshot
 from load_inventory import handler
+from tests.unit.fakes import FakeContext, create_inventory_table, create_snapshots_table
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
@@ -44,20 +43,9 @@ EVENT_TIME = "2025-01-01T00:00:00.000Z"
 SNAPSHOT_AT = "2025-01-01T00:00:00.000+00:00"  # EVENT_TIME as the table stores it
 
 
-@dataclass
-class FakeContext:
-    """The parts of the Lambda context the handler and Powertools read."""
-
-    function_name: str = FUNCTION
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = (
-        f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:inventory-load_inventory"
-    )
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    remaining_millis: int = 300_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_millis
+def loader_context() -> FakeContext:
+    """The loader's context: its memory, and the five minutes of its timeout ahead of it."""
+    return FakeContext(FUNCTION, memory_limit_in_mb=1024, remaining_millis=300_000)
 
 
 def s3_record(
@@ -133,24 +121,8 @@ def aws(aws_env: None) -> Iterator[SimpleNamespace]:
         s3.put_bucket_versioning(Bucket=UPLOADS, VersioningConfiguration={"Status": "Enabled"})
         s3.create_bucket(Bucket=REPORTS)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "store", "KeyType": "HASH"},
-                {"AttributeName": "item", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "store", "AttributeType": "S"},
-                {"AttributeName": "item", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dynamodb.create_table(
-            TableName=SNAPSHOTS,
-            KeySchema=[{"AttributeName": "store", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "store", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_inventory_table(dynamodb, TABLE)
+        create_snapshots_table(dynamodb, SNAPSHOTS)
         yield SimpleNamespace(s3=s3, dynamodb=dynamodb)
     _clear_caches()
 
@@ -223,7 +195,7 @@ def test_seed_csv_loads_three_rows_with_count_time_and_source(aws):
     upload(aws, "stores/seed.csv", SEED_CSV)
 
     # when
-    result = handler.lambda_handler(s3_put_event("stores/seed.csv"), FakeContext())
+    result = handler.lambda_handler(s3_put_event("stores/seed.csv"), loader_context())
 
     # then
     items = table_items(aws)
@@ -243,7 +215,7 @@ def test_url_encoded_key_is_decoded_before_reading_the_object(aws):
     assert event["Records"][0]["s3"]["object"]["key"] == "stores/berlin+day%2B1.csv"
 
     # when
-    result = handler.lambda_handler(event, FakeContext())
+    result = handler.lambda_handler(event, loader_context())
 
     # then
     assert counts(aws) == SEED_ROWS
@@ -257,7 +229,7 @@ def test_recorded_s3_put_event_loads_the_file_its_encoded_key_names(aws):
     event = recorded_event(version)
 
     # when
-    handler.lambda_handler(event, FakeContext())
+    handler.lambda_handler(event, loader_context())
 
     # then
     assert counts(aws) == SEED_ROWS
@@ -275,7 +247,7 @@ def test_every_record_of_a_multi_record_event_is_processed(aws):
     # when
     result = handler.lambda_handler(
         s3_put_event("stores/berlin.csv", "stores/paris.json", "stores/rome.jsonl"),
-        FakeContext(),
+        loader_context(),
     )
 
     # then
@@ -290,7 +262,7 @@ def test_report_is_written_beside_the_key_in_the_reports_bucket(aws):
     upload(aws, "stores/seed.csv", SEED_CSV)
 
     # when
-    result = handler.lambda_handler(s3_put_event("stores/seed.csv"), FakeContext())
+    result = handler.lambda_handler(s3_put_event("stores/seed.csv"), loader_context())
 
     # then
     report = report_for(aws, "stores/seed.csv")
@@ -321,7 +293,7 @@ def test_file_with_bad_rows_loads_the_good_rows_and_reports_the_bad_ones_by_line
     upload(aws, "stores/mixed.csv", body)
 
     # when
-    result = handler.lambda_handler(s3_put_event("stores/mixed.csv"), FakeContext())
+    result = handler.lambda_handler(s3_put_event("stores/mixed.csv"), loader_context())
 
     # then
     assert counts(aws) == {("berlin", "apples"): 12, ("paris", "apples"): 3}
@@ -352,7 +324,7 @@ def test_unreadable_file_gets_a_rejected_report_and_the_handler_returns_normally
     upload(aws, "stores/broken.csv", body)
 
     # when: no exception, so Lambda does not retry a file that can never load
-    result = handler.lambda_handler(s3_put_event("stores/broken.csv"), FakeContext())
+    result = handler.lambda_handler(s3_put_event("stores/broken.csv"), loader_context())
 
     # then
     report = report_for(aws, "stores/broken.csv")
@@ -373,7 +345,7 @@ def test_file_over_the_size_limit_is_rejected_without_reading_its_rows(aws, monk
     )
 
     # when
-    handler.lambda_handler(s3_put_event("stores/big.csv"), FakeContext())
+    handler.lambda_handler(s3_put_event("stores/big.csv"), loader_context())
 
     # then
     report = report_for(aws, "stores/big.csv")
@@ -387,7 +359,7 @@ def test_object_deleted_before_it_is_read_gets_a_rejected_report(aws):
     # given: the event names a key that is no longer there
 
     # when
-    result = handler.lambda_handler(s3_put_event("stores/gone.csv"), FakeContext())
+    result = handler.lambda_handler(s3_put_event("stores/gone.csv"), loader_context())
 
     # then
     report = report_for(aws, "stores/gone.csv")
@@ -401,11 +373,11 @@ def test_processing_the_same_event_twice_leaves_the_table_identical(aws):
     # given
     upload(aws, "stores/seed.csv", SEED_CSV)
     event = s3_put_event("stores/seed.csv")
-    handler.lambda_handler(event, FakeContext())
+    handler.lambda_handler(event, loader_context())
     first = table_items(aws)
 
     # when: Lambda delivers the event again (at-least-once delivery)
-    handler.lambda_handler(event, FakeContext())
+    handler.lambda_handler(event, loader_context())
 
     # then: identical to the byte, updated_at included (it is the event's time, not ours)
     second = table_items(aws)
@@ -419,7 +391,7 @@ def test_repeated_key_in_a_file_keeps_the_last_row(aws):
     upload(aws, "stores/repeats.csv", body)
 
     # when
-    handler.lambda_handler(s3_put_event("stores/repeats.csv"), FakeContext())
+    handler.lambda_handler(s3_put_event("stores/repeats.csv"), loader_context())
 
     # then
     assert counts(aws) == {("berlin", "apples"): 7}
@@ -436,7 +408,7 @@ def test_write_failure_raises_so_that_lambda_retries_the_event(aws):
 
     # when
     with pytest.raises(ClientError) as raised:
-        handler.lambda_handler(s3_put_event("stores/seed.csv"), FakeContext())
+        handler.lambda_handler(s3_put_event("stores/seed.csv"), loader_context())
 
     # then
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
@@ -445,7 +417,7 @@ def test_write_failure_raises_so_that_lambda_retries_the_event(aws):
 def test_handler_logs_one_structured_line_per_file(aws, log_lines):
     # given
     upload(aws, "stores/mixed.csv", b"store,item,count\nberlin,apples,1\nberlin,pears,x\n")
-    context = FakeContext()
+    context = loader_context()
 
     # when
     handler.lambda_handler(s3_put_event("stores/mixed.csv"), context)
@@ -475,11 +447,11 @@ def test_the_same_recorded_event_delivered_three_times_leaves_the_table_byte_ide
     # given
     key = "stores/berlin day+1.csv"
     event = recorded_event(upload(aws, key, SEED_CSV))
-    handler.lambda_handler(event, FakeContext())
+    handler.lambda_handler(event, loader_context())
     first_items, first_snapshots = table_items(aws), snapshots(aws)
 
     # when: at-least-once delivery hands the same event over twice more
-    results = [handler.lambda_handler(event, FakeContext()) for _ in range(2)]
+    results = [handler.lambda_handler(event, loader_context()) for _ in range(2)]
 
     # then
     assert table_items(aws) == first_items
@@ -505,13 +477,13 @@ def test_an_older_upload_processed_after_a_newer_one_loads_only_what_the_newer_l
         b"store,item,count\nberlin,apples,12\nberlin,pears,7\nberlin,figs,3\nparis,kiwis,4\n",
     )
     handler.lambda_handler(
-        event_of(s3_record("stores/berlin-noon.csv", event_time=NOON)), FakeContext()
+        event_of(s3_record("stores/berlin-noon.csv", event_time=NOON)), loader_context()
     )
     noon_items = table_items(aws)
 
     # when: the morning file's event arrives late
     result = handler.lambda_handler(
-        event_of(s3_record("stores/berlin-morning.csv", event_time=MORNING)), FakeContext()
+        event_of(s3_record("stores/berlin-morning.csv", event_time=MORNING)), loader_context()
     )
 
     # then: the items both files name keep the noon counts; the others are loaded
@@ -545,14 +517,14 @@ def test_an_older_upload_whose_every_item_is_newer_in_the_table_is_reported_supe
         aws, "stores/berlin-morning.csv", b"store,item,count\nberlin,apples,12\nberlin,pears,7\n"
     )
     handler.lambda_handler(
-        event_of(s3_record("stores/berlin-noon.csv", event_time=NOON)), FakeContext()
+        event_of(s3_record("stores/berlin-noon.csv", event_time=NOON)), loader_context()
     )
     noon_items = table_items(aws)
     log_lines()  # forget the noon file's lines
 
     # when
     result = handler.lambda_handler(
-        event_of(s3_record("stores/berlin-morning.csv", event_time=MORNING)), FakeContext()
+        event_of(s3_record("stores/berlin-morning.csv", event_time=MORNING)), loader_context()
     )
 
     # then
@@ -576,7 +548,7 @@ def test_each_event_reads_the_version_it_names_even_after_the_key_was_overwritte
     # when
     result = handler.lambda_handler(
         event_of(s3_record("stores/berlin.csv", event_time=MORNING, version_id=first)),
-        FakeContext(),
+        loader_context(),
     )
 
     # then: the first upload's content, not the key's latest
@@ -593,11 +565,11 @@ def test_events_of_two_versions_of_a_key_handled_in_reverse_order_leave_the_newe
     # when: the second upload's event comes first
     handler.lambda_handler(
         event_of(s3_record("stores/berlin.csv", event_time=NOON, version_id=second)),
-        FakeContext(),
+        loader_context(),
     )
     handler.lambda_handler(
         event_of(s3_record("stores/berlin.csv", event_time=MORNING, version_id=first)),
-        FakeContext(),
+        loader_context(),
     )
 
     # then: apples as of the second upload; figs, which only the first names, loaded
@@ -615,7 +587,7 @@ def test_a_version_deleted_before_it_is_read_gets_a_rejected_report(aws):
 
     # when
     result = handler.lambda_handler(
-        event_of(s3_record("stores/berlin.csv", version_id=gone)), FakeContext()
+        event_of(s3_record("stores/berlin.csv", version_id=gone)), loader_context()
     )
 
     # then: not the other version's rows
@@ -631,7 +603,7 @@ def test_a_read_error_other_than_a_missing_object_raises_so_that_lambda_retries(
 
     # when
     with pytest.raises(ClientError) as raised:
-        handler.lambda_handler(event, FakeContext())
+        handler.lambda_handler(event, loader_context())
 
     # then
     assert raised.value.response["Error"]["Code"] == "NoSuchBucket"
@@ -644,7 +616,9 @@ def test_without_an_event_time_the_objects_last_modified_is_the_snapshot_time(aw
     expected = last_modified.strftime("%Y-%m-%dT%H:%M:%S") + ".000+00:00"  # S3 keeps seconds
 
     # when
-    handler.lambda_handler(event_of(s3_record("stores/seed.csv", event_time=None)), FakeContext())
+    handler.lambda_handler(
+        event_of(s3_record("stores/seed.csv", event_time=None)), loader_context()
+    )
 
     # then
     assert {one["updated_at"]["S"] for one in table_items(aws).values()} == {expected}
@@ -659,7 +633,7 @@ def test_event_time_with_an_offset_is_stored_in_utc(aws):
     # when
     handler.lambda_handler(
         event_of(s3_record("stores/seed.csv", event_time="2025-01-01T02:00:00.000+02:00")),
-        FakeContext(),
+        loader_context(),
     )
 
     # then
@@ -674,7 +648,7 @@ def test_a_failure_to_claim_a_store_raises_so_that_lambda_retries_the_event(aws)
 
     # when
     with pytest.raises(ClientError) as raised:
-        handler.lambda_handler(s3_put_event("stores/seed.csv"), FakeContext())
+        handler.lambda_handler(s3_put_event("stores/seed.csv"), loader_context())
 
     # then
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
@@ -689,7 +663,7 @@ def test_the_loader_refuses_to_run_without_the_snapshots_table_setting(aws, monk
 
     # when
     with pytest.raises(RuntimeError, match="SNAPSHOTS_TABLE"):
-        handler.lambda_handler(s3_put_event("stores/seed.csv"), FakeContext())
+        handler.lambda_handler(s3_put_event("stores/seed.csv"), loader_context())
 
     # then
     assert table_items(aws) == {}
@@ -734,7 +708,7 @@ def while_the_next_file_loads(monkeypatch: pytest.MonkeyPatch, *events: dict[str
     def load_records(records: Any, sink: Any, size_bytes: int) -> Any:
         outcome = real(records, sink, size_bytes)
         while waiting:
-            handler.lambda_handler(waiting.pop(0), FakeContext())
+            handler.lambda_handler(waiting.pop(0), loader_context())
         return outcome
 
     monkeypatch.setattr(handler, "load_records", load_records)
@@ -778,7 +752,7 @@ def test_a_load_overtaken_by_newer_files_re_drives_each_of_them(
 
     # when
     result = handler.lambda_handler(
-        event_of(s3_record("stores/morning.csv", event_time=MORNING)), FakeContext()
+        event_of(s3_record("stores/morning.csv", event_time=MORNING)), loader_context()
     )
 
     # then: the morning rows overwrote the noon ones, and each noon file is invoked again,
@@ -823,7 +797,7 @@ def test_handling_the_re_driven_events_restores_the_newer_files_rows(
         event_of(s3_record("stores/paris-noon.csv", event_time=NOON, version_id=paris_noon)),
     )
     handler.lambda_handler(
-        event_of(s3_record("stores/morning.csv", event_time=MORNING)), FakeContext()
+        event_of(s3_record("stores/morning.csv", event_time=MORNING)), loader_context()
     )
     redrives = lambda_client.events()
     assert len(redrives) == 2
@@ -831,7 +805,7 @@ def test_handling_the_re_driven_events_restores_the_newer_files_rows(
 
     # when: Lambda delivers them
     for event in redrives:
-        handler.lambda_handler(event, FakeContext())
+        handler.lambda_handler(event, loader_context())
 
     # then: the noon rows are back, as the noon files wrote them, and nothing more is re-driven
     assert counts(aws) == {("berlin", "apples"): 0, ("berlin", "pears"): 4, ("paris", "figs"): 1}
@@ -850,10 +824,10 @@ def test_loads_that_no_newer_file_overtook_invoke_nothing(aws, lambda_client):
 
     # when
     handler.lambda_handler(
-        event_of(s3_record("stores/berlin-noon.csv", event_time=NOON)), FakeContext()
+        event_of(s3_record("stores/berlin-noon.csv", event_time=NOON)), loader_context()
     )
     handler.lambda_handler(
-        event_of(s3_record("stores/morning.csv", event_time=MORNING)), FakeContext()
+        event_of(s3_record("stores/morning.csv", event_time=MORNING)), loader_context()
     )
 
     # then: the late file wrote berlin conditionally, so it overtook nothing and nothing was
@@ -885,7 +859,7 @@ def test_the_handler_asks_its_loader_to_load_each_overtaking_snapshot_again(aws,
 
     # when
     handler.lambda_handler(
-        event_of(s3_record("stores/morning.csv", event_time=MORNING)), FakeContext()
+        event_of(s3_record("stores/morning.csv", event_time=MORNING)), loader_context()
     )
 
     # then: once, for the one newer snapshot (paris was not overtaken)

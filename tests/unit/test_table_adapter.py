@@ -32,6 +32,7 @@ from inventory.adapters.table import (
     Written,
 )
 from inventory.validation import StockRow
+from tests.unit.fakes import create_inventory_table, create_snapshots_table
 
 TABLE = "inventory-inventory"
 SNAPSHOTS = "inventory-snapshots"
@@ -1230,24 +1231,8 @@ class CountingDynamoDB:
 def tables(aws_env: None) -> Iterator[CountingDynamoDB]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "store", "KeyType": "HASH"},
-                {"AttributeName": "item", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "store", "AttributeType": "S"},
-                {"AttributeName": "item", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        client.create_table(
-            TableName=SNAPSHOTS,
-            KeySchema=[{"AttributeName": "store", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "store", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_inventory_table(client, TABLE)
+        create_snapshots_table(client, SNAPSHOTS)
         yield CountingDynamoDB(client)
 
 
