@@ -14,7 +14,7 @@ ENDPOINT := http://127.0.0.1:$(PORT)
 EMULATOR_ENV := AWS_ENDPOINT_URL=$(ENDPOINT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: help venv up down outputs demo replay-failed destroy deploy test unit integration e2e lint dashboard
+.PHONY: help venv up down outputs demo replay-failed destroy deploy test unit integration e2e lint bench bench-quick dashboard
 
 help: ## Show the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -65,6 +65,15 @@ lint: $(INSTALLED) ## ruff, mypy and parliament (IAM policies)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) -m provision.policy_lint
+
+# Arguments for the benchmark, e.g. BENCH_ARGS="--endpoint http://127.0.0.1:4566" or "--sizes 1000".
+BENCH_ARGS ?=
+
+bench: $(INSTALLED) ## Benchmark: ceiling, baseline and project side by side (fresh emulator)
+	$(PY) -m bench $(BENCH_ARGS)
+
+bench-quick: $(INSTALLED) ## The benchmark at small sizes, to keep it working (asserts no speed)
+	$(PY) -m bench --quick $(BENCH_ARGS)
 
 # DASHBOARD_USER=name creates that user first (password: DASHBOARD_PASSWORD, else generated).
 dashboard: $(INSTALLED) ## Print the dashboard URL and how to sign in

@@ -145,22 +145,7 @@ def up(
         ),
         changes,
     )
-    ensure_async_invoke_config(
-        aws,
-        stack.load_function,
-        settings.load_max_retries,
-        stack.queue_arn(stack.load_failures_queue),
-        changes,
-    )
-    ensure_invoke_permission(
-        aws,
-        stack.load_function,
-        "s3.amazonaws.com",
-        stack.bucket_arn(stack.uploads_bucket),
-        stack.account,
-        changes,
-    )
-    ensure_bucket_notification(aws, stack.uploads_bucket, load_arn, changes)
+    connect_uploads(aws, stack, load_arn, settings.load_max_retries, changes)
 
     # check_stock: the table's stream -> SNS when an item runs out.
     ensure_function(
@@ -181,6 +166,37 @@ def up(
         ),
         changes,
     )
+    connect_stream(aws, stack, stream_arn, settings, changes)
+
+    # The dashboard: Cognito sign-in, an HTTP API over the table, the site in its own bucket.
+    dashboard_outputs = dashboard.ensure(aws, stack, settings, RUNTIME, changes)
+    return {**_outputs(aws, stack, topic_arn, alerts_url), **dashboard_outputs}
+
+
+def connect_uploads(
+    aws: Aws, stack: Stack, load_arn: str, max_retries: int, changes: Changes
+) -> None:
+    """Uploads -> the loader: S3 invokes it asynchronously; after `max_retries` failed
+    attempts Lambda puts the event in the load-failures queue."""
+    ensure_async_invoke_config(
+        aws, stack.load_function, max_retries, stack.queue_arn(stack.load_failures_queue), changes
+    )
+    ensure_invoke_permission(
+        aws,
+        stack.load_function,
+        "s3.amazonaws.com",
+        stack.bucket_arn(stack.uploads_bucket),
+        stack.account,
+        changes,
+    )
+    ensure_bucket_notification(aws, stack.uploads_bucket, load_arn, changes)
+
+
+def connect_stream(
+    aws: Aws, stack: Stack, stream_arn: str, settings: Settings, changes: Changes
+) -> None:
+    """The table's stream -> check_stock, records that exhaust their retries to the
+    alert-failures queue."""
     ensure_stream_mapping(
         aws,
         StreamMappingSpec(
@@ -193,10 +209,6 @@ def up(
         ),
         changes,
     )
-
-    # The dashboard: Cognito sign-in, an HTTP API over the table, the site in its own bucket.
-    dashboard_outputs = dashboard.ensure(aws, stack, settings, RUNTIME, changes)
-    return {**_outputs(aws, stack, topic_arn, alerts_url), **dashboard_outputs}
 
 
 def _function_spec(

@@ -20,7 +20,7 @@ LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 
 # Runs in the child: import first, then measure the peak RSS the load adds to that.
 LOAD_AND_MEASURE = """
-import json, resource, sys
+import json, os, resource, sys
 sys.path.insert(0, sys.argv[1])
 from inventory.loading import load_records
 from inventory.parsing import read_records
@@ -33,7 +33,8 @@ def count(row):
     rows += 1
 
 with open(sys.argv[2], "rb") as stream:
-    outcome = load_records(read_records(stream, "stores/million.csv"), count)
+    size = os.path.getsize(sys.argv[2])  # as the handler passes the object's size
+    outcome = load_records(read_records(stream, "stores/million.csv"), count, size)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({
     "rows_in_sink": rows,
