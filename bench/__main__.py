@@ -70,6 +70,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", type=int, nargs="+", help="rows per file (multiples of 50)")
     parser.add_argument("--latency-samples", type=int, help="uploads per pair (default 30)")
     parser.add_argument("--spacing", type=float, default=0.5, help="seconds between uploads")
+    parser.add_argument("--cost-files", type=int, help="100-row files per pair for the cost (10)")
+    parser.add_argument("--late-rows", type=int, help="rows of the late-file measurement (10,000)")
     parser.add_argument("--memory-rows", type=int, help="rows of the memory file (1,000,000)")
     parser.add_argument("--timeout", type=float, default=900, help="deadline of each wait")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where figures and chart go")
@@ -93,8 +95,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args.sizes = args.sizes or ([1_000] if args.quick else FULL_SIZES)
     args.latency_samples = args.latency_samples or (5 if args.quick else 30)
     args.repeats = args.repeats or (1 if args.quick else 2)
+    args.cost_files = args.cost_files or (3 if args.quick else 10)
+    args.late_rows = args.late_rows or (1_000 if args.quick else 10_000)
     args.memory_rows = args.memory_rows or (100_000 if args.quick else 1_000_000)
-    bad = [size for size in args.sizes if size <= 0 or size % 50]
+    bad = [size for size in [*args.sizes, args.late_rows] if size <= 0 or size % 50]
     if bad:
         parser.error(f"--sizes must be positive multiples of 50 (50 stores): {bad}")
     return args
@@ -171,6 +175,8 @@ def run(args: argparse.Namespace, say: Progress) -> dict[str, Any]:
             "latency_samples": args.latency_samples,
             "spacing_s": args.spacing,
             "memory_rows": args.memory_rows,
+            "cost_files": args.cost_files,
+            "late_rows": args.late_rows,
             "stream_batch_size": args.stream_batch_size,
         },
     }
@@ -185,16 +191,16 @@ def run(args: argparse.Namespace, say: Progress) -> dict[str, Any]:
             aws, f"bp-{run_id}", changes, args.stream_batch_size
         )
         baseline_stack, baseline = stacks.deploy_baseline(aws, f"bl-{run_id}", changes)
-        ceiling_table = stacks.ensure_ceiling_table(aws, f"bc-{run_id}-ceiling", changes)
+        ceiling = stacks.deploy_ceiling(aws, f"bc-{run_id}-ceiling", changes)
         results["stacks"] = {"project": project.as_dict(), "baseline": baseline.as_dict()}
         try:
-            measure_everything(args, aws, meter, project, baseline, ceiling_table, results, say)
+            measure_everything(args, aws, meter, project, baseline, ceiling, results, say)
         finally:
             if args.keep:
                 say("--keep: the stacks stay")
             else:
                 say("removing the stacks")
-                stacks.remove(aws, [project_stack, baseline_stack], [ceiling_table], Changes())
+                stacks.remove(aws, [project_stack, baseline_stack], ceiling, Changes())
     results["machine"]["load_average_end"] = _load_average()
     results["targets"] = report.verdicts(results)
     return results
@@ -206,7 +212,7 @@ def measure_everything(
     meter: measure.CpuMeter,
     project: Target,
     baseline: Target,
-    ceiling_table: str,
+    ceiling: stacks.Ceiling,
     results: dict[str, Any],
     say: Progress,
 ) -> None:
@@ -215,10 +221,24 @@ def measure_everything(
     candidates = (2, 4, 8) if args.quick else (1, 2, 4, 8, 16)
     say(f"calibrating the ceiling's threads on {calibration_rows:,} rows")
     threads, rates = measure.calibrate_threads(
-        aws, ceiling_table, calibration_rows, candidates, args.timeout, say
+        ceiling.writer,
+        aws,
+        ceiling.table,
+        calibration_rows,
+        candidates,
+        args.repeats,
+        args.timeout,
+        say,
     )
     results["ceiling_threads"] = threads
     results["ceiling_calibration"] = {str(count): rate for count, rate in rates.items()}
+    # A first invocation starts the function's worker (an interpreter, boto3, Powertools):
+    # one small file each first, so the ingest figures measure loading, not starting up.
+    for target in (project, baseline):
+        warmup = InventoryFile(f"{target.prefix}-warmup", 50, zero_share=0)
+        measure.upload_and_wait(
+            aws, target, f"warmup/{warmup.prefix}.csv", warmup.csv_bytes(), args.timeout, say
+        )
     results["loads"] = []
     largest = max(args.sizes)
     for rows in args.sizes:
@@ -231,20 +251,21 @@ def measure_everything(
         # only ever slows a run down). The slow baseline runs once.
         ceilings, projects = [], []
         for attempt in range(args.repeats):
-            ceiling: dict[str, Any] = {}
-            with meter.measure(ceiling):
-                ceiling |= measure.measure_ceiling(
+            written: dict[str, Any] = {}
+            with meter.measure(written):
+                written |= measure.measure_ceiling(
+                    ceiling.writer,
                     aws,
-                    ceiling_table,
+                    ceiling.table,
                     InventoryFile(f"cl-r{rows}-{attempt}", rows),
                     threads,
                     args.timeout,
                 )
             say(
-                f"  ceiling  {rows:>9,} rows: {ceiling['seconds']:7.2f}s "
-                f"{ceiling['rows_per_s']:9,.0f} rows/s"
+                f"  ceiling  {rows:>9,} rows: {written['seconds']:7.2f}s "
+                f"{written['rows_per_s']:9,.0f} rows/s"
             )
-            ceilings.append(ceiling)
+            ceilings.append(written)
             profiling = args.profile and rows == largest and attempt == 0
             raw = args.out / f"{results['name']}-emulator.txt"
             projects.append(
@@ -275,14 +296,19 @@ def measure_everything(
             )
         results["loads"].append(entry)
 
+    # What a late file (an older snapshot processed after a newer one) costs the project.
+    say(f"a late file of {args.late_rows:,} rows (an older snapshot after a newer one)")
+    results["late_file"] = measure.measure_late_load(
+        aws, project, args.late_rows, args.timeout, say
+    )
+
     # 4: alert latency, the pairs taking turns.
     say(f"alert latency: {args.latency_samples} uploads per pair, {args.spacing}s apart")
     for target in (project, baseline):
         measure.drain(aws, target.alerts_queue_url)
-    latency, warm_from = measure.measure_latency(
+    latency = measure.measure_latency(
         aws, [project, baseline], args.latency_samples, args.spacing, 60, say
     )
-    warm_until = time.time()
     results["latency"] = {
         name: {
             "queued": stats.summary(figures["queued_s"]),
@@ -294,9 +320,13 @@ def measure_everything(
         for name, figures in latency.items()
     }
 
-    # 7: cost, from the invocations the latency uploads (100-row files) caused.
+    # 7: cost, from the invocations seed 001's files cause.
+    say(f"cost sample: {args.cost_files} files of 100 rows (10 out of stock) per pair")
+    since, until = measure.measure_cost_sample(
+        aws, [project, baseline], args.cost_files, args.spacing, 60, say
+    )
     say("reading the functions' REPORT lines for the cost model")
-    results["cost"] = cost_of_seed_load(aws, [project, baseline], warm_from, warm_until, args)
+    results["cost"] = cost_of_seed_load(aws, [project, baseline], since, until, args.cost_files)
 
     # 6: memory, in fresh interpreters, no AWS.
     say(f"memory: parsing and validating {args.memory_rows:,} rows in-process")
@@ -350,18 +380,19 @@ def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def cost_of_seed_load(
-    aws: Aws, targets: list[Target], since: float, until: float, args: argparse.Namespace
+    aws: Aws, targets: list[Target], since: float, until: float, files: int
 ) -> dict[str, Any]:
     """Seed 001's load (10,000 files a day of 100 rows, 10% out of stock) a month, per pair.
 
-    Counted: Lambda invocations and billed time per 100-row file (the latency uploads, from
-    REPORT lines) and log bytes. Derived per file: one upload PUT, the loader's GETs (the lab's
-    download_file adds a HEAD) and report PUT, one write unit a row (items under 1 KB), and
-    per alert one SQS delivery and a Publish (the lab) or a tenth of a PublishBatch (the
-    project). The lab's ListTopics is not billed by SNS.
+    Counted, over the cost sample's `files` files of exactly that shape: Lambda invocations
+    and billed time of both functions (their REPORT lines) and the bytes their logs took in.
+    Derived per file from what the code does: one upload PUT; the loader's GET (the lab's
+    download_file adds a HEAD) and the project's report PUT; one write unit a row (items
+    under 1 KB), and for the project one more for its claim on the store and one read unit
+    for its check of newer snapshots; per alert one SQS delivery, and a Publish (the lab) or
+    a tenth of a PublishBatch (the project). The lab's ListTopics is not billed by SNS.
     """
     prices = cost.Prices()
-    files = args.latency_samples
     alerts = round(SEED_ROWS_PER_FILE * 0.10)
     out: dict[str, Any] = {
         "workload": f"{SEED_FILES_PER_DAY:,} files/day of {SEED_ROWS_PER_FILE} rows, "
@@ -376,7 +407,8 @@ def cost_of_seed_load(
         per_file = cost.PerFile(
             s3_puts=2 if is_project else 1,
             s3_gets=1 if is_project else 2,
-            write_units=SEED_ROWS_PER_FILE,
+            write_units=SEED_ROWS_PER_FILE + (1 if is_project else 0),
+            read_units=1 if is_project else 0,
             lambda_requests=(load["invocations"] + check["invocations"]) / files,
             lambda_gb_seconds=(
                 cost.gb_seconds(load["billed_ms"], target.load_memory_mb)

@@ -16,10 +16,11 @@ from dataclasses import asdict, dataclass
 class Prices:
     """US dollars, us-east-1, on demand."""
 
-    as_of: str = "2025 (AWS public pricing pages as known at the author's knowledge date)"
+    as_of: str = "2025 (AWS's public pricing pages; DynamoDB on demand since 2024-11-01)"
     lambda_per_million_requests: float = 0.20
     lambda_per_gb_second: float = 0.0000166667  # x86
     dynamodb_per_million_write_units: float = 0.625  # on-demand, since Nov 2024
+    dynamodb_per_million_read_units: float = 0.125  # on-demand; a strongly consistent read
     s3_per_thousand_puts: float = 0.005  # PUT, COPY, POST, LIST (Standard)
     s3_per_thousand_gets: float = 0.0004  # GET, SELECT and all others (HEAD too)
     sns_per_million_publishes: float = 0.50  # each 64 KB chunk of a request counts as one
@@ -37,6 +38,7 @@ class PerFile:
     s3_puts: float
     s3_gets: float
     write_units: float
+    read_units: float
     lambda_requests: float
     lambda_gb_seconds: float
     sns_publishes: float
@@ -68,7 +70,11 @@ def monthly(
             per_file.lambda_requests * prices.lambda_per_million_requests / 1e6
             + per_file.lambda_gb_seconds * prices.lambda_per_gb_second
         ),
-        "dynamodb": files * per_file.write_units * prices.dynamodb_per_million_write_units / 1e6,
+        "dynamodb": files
+        * (
+            per_file.write_units * prices.dynamodb_per_million_write_units / 1e6
+            + per_file.read_units * prices.dynamodb_per_million_read_units / 1e6
+        ),
         "s3": files
         * (
             per_file.s3_puts * prices.s3_per_thousand_puts / 1e3

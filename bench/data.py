@@ -82,9 +82,11 @@ class InventoryFile:
         return size
 
 
-def latency_file(prefix: str, zero_item: str, rows: int = 100) -> bytes:
-    """A store's file of `rows` rows, all in stock but `zero_item`, which runs out."""
-    lines = [HEADER]
-    lines += [f"{prefix},item-{index:03d},{index + 1}\n" for index in range(rows - 1)]
-    lines.append(f"{prefix},{zero_item},0\n")
-    return "".join(lines).encode("utf-8")
+RUNS_OUT = "runs-out"  # the item each latency upload turns from 5 to 0
+
+
+def latency_rows(store: str, runs_out: bool, rows: int = 100) -> str:
+    """A store's `rows` rows, all in stock; with `runs_out`, item RUNS_OUT is 0 (else 5)."""
+    lines = [f"{store},item-{index:03d},{index + 1}\n" for index in range(rows - 1)]
+    lines.append(f"{store},{RUNS_OUT},{0 if runs_out else 5}\n")
+    return "".join(lines)

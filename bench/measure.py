@@ -2,27 +2,32 @@
 
 Every wait is on a condition with a deadline. Polls are spaced by a share of the time already
 waited (2%, between 20 and 250 ms), so a poll costs the emulator little while the timing error
-stays within a couple of percent.
+stays within a couple of percent. What ends a timing is never a costly check: a load ends when
+the loader's invocation ends (its REPORT log line), the ceiling when its last write returns;
+that every row is then readable is checked afterwards, outside the timing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote_plus
 
+import boto3
 from botocore.config import Config
 
-from bench.data import InventoryFile, latency_file
+from bench.data import HEADER, RUNS_OUT, InventoryFile, latency_rows
 from bench.stacks import Target
+from bench.stats import ratio
 from provision.resources import Aws
 
 Say = Callable[[str], None]
@@ -33,20 +38,30 @@ class BenchTimeout(Exception):
     """A condition the benchmark waited for did not come in time."""
 
 
-def poll_until(predicate: Callable[[], bool], timeout: float, what: str) -> float:
-    """Call `predicate` until it is true; returns the monotonic time it first was.
+HEARTBEAT_SECONDS = 30  # a progress line this often while a wait goes on
+
+
+def poll_until(
+    predicate: Callable[[], bool], timeout: float, what: str, say: Say | None = None
+) -> float:
+    """Call `predicate` until it is true; returns the epoch second it first was. With `say`,
+    a line every HEARTBEAT_SECONDS tells that the wait goes on.
 
     Raises:
         BenchTimeout: naming `what`, when `timeout` seconds pass first.
     """
     started = time.monotonic()
     deadline = started + timeout
+    next_heartbeat = started + HEARTBEAT_SECONDS
     while True:
         if predicate():
-            return time.monotonic()
+            return time.time()
         now = time.monotonic()
         if now > deadline:
             raise BenchTimeout(f"timed out after {timeout:.0f}s waiting for {what}")
+        if say is not None and now >= next_heartbeat:
+            say(f"    still waiting for {what} ({now - started:.0f}s)")
+            next_heartbeat += HEARTBEAT_SECONDS
         time.sleep(min(0.25, max(0.02, 0.02 * (now - started))))
 
 
@@ -118,36 +133,49 @@ class CpuMeter:
         return f"worker {match.group(1)}" if match else "other children"
 
 
-# ---------------------------------------------------------------- rows readable
+# ---------------------------------------------------------------- when a load ended
 
 
-def wait_rows_readable(aws: Aws, table: str, inventory: InventoryFile, timeout: float) -> float:
-    """Wait until every row of `inventory` can be read from `table`; returns when (monotonic).
+def invocation_ended(
+    aws: Aws, function: str, since: float, timeout: float, say: Say | None = None
+) -> float:
+    """The epoch second the first invocation of `function` to end after `since` ended: its
+    REPORT log line's timestamp, which Lambda (and MiniStack) stamp as the invocation ends.
 
-    First, one BatchGetItem a poll of each store's last row (cheap); then Query Select=COUNT
-    for each store still short of its rows, eight at a time, until none is. A store once
-    complete is not asked again: rows of a file are only ever added.
+    Every write the invocation made had been acknowledged by then, so every row it loaded was
+    readable; `verify_rows` checks that afterwards. Polling the log costs the emulator little
+    while the load runs (it looks up events by time, and the function's lines arrive at its
+    end), where counting rows in the table would compete with the writes it measures.
     """
-    last_item = inventory.item(inventory.rows_per_store - 1)
-    keys = [{"store": {"S": store}, "item": {"S": last_item}} for store in inventory.store_names]
+    group = f"/aws/lambda/{function}"
+    ended: list[float] = []
 
-    def last_rows_there() -> bool:
-        found = 0
-        for start in range(0, len(keys), 100):
-            response = aws.dynamodb.batch_get_item(
-                RequestItems={
-                    table: {
-                        "Keys": keys[start : start + 100],
-                        "ConsistentRead": True,
-                        "ProjectionExpression": "#store",
-                        "ExpressionAttributeNames": {"#store": "store"},
-                    }
-                }
+    def reported() -> bool:
+        try:
+            page = aws.logs.filter_log_events(
+                logGroupName=group, startTime=int(since * 1000), filterPattern="REPORT"
             )
-            found += len(response.get("Responses", {}).get(table, []))
-        return found == len(keys)
+        except aws.logs.exceptions.ResourceNotFoundException:
+            return False  # the group appears with the function's first invocation
+        ended.extend(
+            int(event["timestamp"]) / 1000
+            for event in page.get("events", [])
+            if _REPORT.match(str(event.get("message", "")))
+        )
+        return bool(ended)
 
-    poll_until(last_rows_there, timeout, f"the last rows of {inventory.prefix} in {table}")
+    poll_until(reported, timeout, f"the end of {function}'s invocation", say)
+    return min(ended)
+
+
+def verify_rows(aws: Aws, table: str, inventory: InventoryFile, timeout: float) -> None:
+    """Check that every row of `inventory` can be read from `table` (not timed).
+
+    A Query Select=COUNT per store, eight at a time; a store once complete is not asked again.
+
+    Raises:
+        BenchTimeout: some rows were still missing at the deadline.
+    """
     pending = list(inventory.store_names)
 
     def all_counted() -> bool:
@@ -159,7 +187,7 @@ def wait_rows_readable(aws: Aws, table: str, inventory: InventoryFile, timeout: 
         ]
         return not pending
 
-    return poll_until(all_counted, timeout, f"every row of {inventory.prefix} in {table}")
+    poll_until(all_counted, timeout, f"every row of {inventory.prefix} in {table}")
 
 
 _SWEEP = ThreadPoolExecutor(8, thread_name_prefix="count")
@@ -202,9 +230,11 @@ def ceiling_items(inventory: InventoryFile) -> list[dict[str, Any]]:
     ]
 
 
-def write_straight(aws: Aws, table: str, items: list[dict[str, Any]], threads: int) -> None:
+def write_straight(
+    writer: boto3.Session, aws: Aws, table: str, items: list[dict[str, Any]], threads: int
+) -> None:
     """BatchWriteItem, 25 a request, from `threads` threads, until nothing is unprocessed."""
-    client = aws.session.client(
+    client = writer.client(
         "dynamodb",
         endpoint_url=aws.endpoint_url,
         config=Config(max_pool_connections=threads + 4, retries={"mode": "standard"}),
@@ -222,25 +252,48 @@ def write_straight(aws: Aws, table: str, items: list[dict[str, Any]], threads: i
 
 
 def measure_ceiling(
-    aws: Aws, table: str, inventory: InventoryFile, threads: int, timeout: float
+    writer: boto3.Session,
+    aws: Aws,
+    table: str,
+    inventory: InventoryFile,
+    threads: int,
+    timeout: float,
 ) -> dict[str, Any]:
-    """Seconds from the first BatchWriteItem until every row is readable (same check as the
-    loaders), with no Lambda involved."""
+    """Seconds from the first BatchWriteItem until the last one returned, no Lambda involved;
+    then (not timed) that every row is readable. `writer` holds the ceiling role's
+    credentials, so the emulator checks IAM on each request as it does for the functions."""
     items = ceiling_items(inventory)
     started = time.monotonic()
-    write_straight(aws, table, items, threads)
-    done = wait_rows_readable(aws, table, inventory, timeout)
-    return _load_figures(inventory, done - started) | {"threads": threads}
+    write_straight(writer, aws, table, items, threads)
+    seconds = time.monotonic() - started
+    verify_rows(aws, table, inventory, timeout)
+    return _load_figures(inventory, seconds) | {"threads": threads}
 
 
 def calibrate_threads(
-    aws: Aws, table: str, rows: int, candidates: tuple[int, ...], timeout: float, say: Say
+    writer: boto3.Session,
+    aws: Aws,
+    table: str,
+    rows: int,
+    candidates: tuple[int, ...],
+    repeats: int,
+    timeout: float,
+    say: Say,
 ) -> tuple[int, dict[int, float]]:
-    """The thread count that writes fastest here; rows/s by thread count."""
+    """The thread count that writes fastest here (best of `repeats` each); rows/s by count."""
     rates: dict[int, float] = {}
     for threads in candidates:
-        inventory = InventoryFile(f"cal{threads}-r{rows}", rows)
-        rates[threads] = measure_ceiling(aws, table, inventory, threads, timeout)["rows_per_s"]
+        rates[threads] = max(
+            measure_ceiling(
+                writer,
+                aws,
+                table,
+                InventoryFile(f"cal{threads}-{attempt}-r{rows}", rows),
+                threads,
+                timeout,
+            )["rows_per_s"]
+            for attempt in range(repeats)
+        )
         say(f"  ceiling calibration: {threads:2} threads {rates[threads]:8,.0f} rows/s")
     best = max(rates, key=lambda threads: rates[threads])
     return best, rates
@@ -258,21 +311,21 @@ def measure_load(
     on_queued: Callable[[], None] | None = None,
     pause_stream: bool = False,
 ) -> dict[str, Any]:
-    """Upload `inventory`; seconds until every row is readable, then until its last alert.
+    """Upload `inventory`; seconds until the loader's invocation ended, then until its last
+    alert reached the queue; then (not timed) that every row is readable.
 
     `on_queued` is called once every alert is in the queue, before the benchmark drains it.
     With `pause_stream` the target's stream mapping is disabled while the file loads (a
-    diagnostic: the loader alone), and enabled again once every row is readable.
+    diagnostic: the loader alone), and enabled again once the loader has finished.
     """
     body = inventory.csv_bytes()
     key = f"bench/{inventory.prefix}.csv"
     if pause_stream:
         set_stream_mapping(aws, target.check_function, enabled=False, timeout=timeout)
     uploaded_at = time.time()
-    started = time.monotonic()
     aws.s3.put_object(Bucket=target.uploads_bucket, Key=key, Body=body)
-    done = wait_rows_readable(aws, target.table, inventory, timeout)
-    figures = _load_figures(inventory, done - started)
+    ended = invocation_ended(aws, target.load_function, uploaded_at, timeout, say)
+    figures = _load_figures(inventory, ended - uploaded_at)
     say(
         f"  {target.name:8} {inventory.rows:>9,} rows: {figures['seconds']:7.2f}s "
         f"{figures['rows_per_s']:9,.0f} rows/s{' (stream paused)' if pause_stream else ''}; "
@@ -280,16 +333,101 @@ def measure_load(
     )
     if pause_stream:
         set_stream_mapping(aws, target.check_function, enabled=True, timeout=timeout)
-    queued = wait_queued(aws, target.alerts_queue_url, inventory.zero_rows, timeout)
-    figures["alerts_queued_s"] = round(queued - started, 3)
+    queued = wait_queued(aws, target.alerts_queue_url, inventory.zero_rows, timeout, say)
+    figures["alerts_queued_s"] = round(queued - uploaded_at, 3)
     if on_queued is not None:
         on_queued()
-    sent = take_alerts(
-        aws, target.alerts_queue_url, f"{inventory.prefix}-s", inventory.zero_rows, timeout
-    )
-    figures["alerts"] = len(sent)
-    figures["last_alert_s"] = round(max(sent) - uploaded_at, 3) if sent else None
+    taken = take_alerts(aws, target.alerts_queue_url, inventory.store_names, timeout)
+    figures["alerts"] = len(taken.first_sent)
+    figures["duplicate_alerts"] = taken.duplicates
+    last = max(taken.first_sent.values(), default=None)
+    figures["last_alert_s"] = None if last is None else round(last - uploaded_at, 3)
+    verify_rows(aws, target.table, inventory, timeout)
     return figures
+
+
+def measure_late_load(
+    aws: Aws, target: Target, rows: int, timeout: float, say: Say
+) -> dict[str, Any]:
+    """What a late file costs: an older snapshot of the same rows, delivered again after a
+    newer one loaded, so every row is written one by one with a condition (and refused).
+
+    Three loads of `rows` rows of the same stores and items: the older file, then the newer
+    (both the usual way: the newest snapshot of their stores, BatchWriteItem), then the older
+    file's own S3 event once more, as a late or replayed delivery would bring it.
+    """
+    older = InventoryFile(f"{target.prefix}-late-r{rows}", rows, seed=2)
+    newer = InventoryFile(older.prefix, rows, seed=1)
+    older_key = f"late/{older.prefix}-older.csv"
+    first = upload_and_wait(aws, target, older_key, older.csv_bytes(), timeout, say)
+    snapshot = json.loads(
+        aws.s3.get_object(Bucket=target.reports_bucket, Key=f"{older_key}.report.json")[
+            "Body"
+        ].read()
+    )["source"]
+    second = upload_and_wait(
+        aws, target, f"late/{newer.prefix}-newer.csv", newer.csv_bytes(), timeout, say
+    )
+    event = s3_event(
+        target.uploads_bucket, older_key, snapshot["snapshot_at"], snapshot.get("version_id")
+    )
+    invoked_at = time.time()
+    aws.lambda_.invoke(
+        FunctionName=target.load_function, InvocationType="Event", Payload=json.dumps(event)
+    )
+    ended = invocation_ended(aws, target.load_function, invoked_at, timeout, say)
+    report = json.loads(
+        aws.s3.get_object(Bucket=target.reports_bucket, Key=f"{older_key}.report.json")[
+            "Body"
+        ].read()
+    )
+    late = _load_figures(older, ended - invoked_at)
+    say(
+        f"  late file {rows:>9,} rows: {late['seconds']:7.2f}s {late['rows_per_s']:9,.0f} rows/s"
+        f" (the same rows as the newest snapshot: {second['rows_per_s']:,.0f} rows/s)"
+    )
+    if report["rows_superseded"] != rows:
+        raise BenchTimeout(
+            f"the late file was not refused row by row: {report['status']}, "
+            f"{report['rows_superseded']} of {rows} rows superseded"
+        )
+    drain(aws, target.alerts_queue_url)  # the newer file's alerts: not part of this figure
+    return {
+        "rows": rows,
+        "late": late | {"status": report["status"], "rows_superseded": report["rows_superseded"]},
+        "older_first": first,
+        "newer": second,
+        "share_of_newest": ratio(late["rows_per_s"], second["rows_per_s"]),
+    }
+
+
+def upload_and_wait(
+    aws: Aws, target: Target, key: str, body: bytes, timeout: float, say: Say
+) -> dict[str, Any]:
+    """Upload one file; its figures once the loader's invocation has ended."""
+    uploaded_at = time.time()
+    aws.s3.put_object(Bucket=target.uploads_bucket, Key=key, Body=body)
+    ended = invocation_ended(aws, target.load_function, uploaded_at, timeout, say)
+    rows = body.count(b"\n") - 1
+    seconds = ended - uploaded_at
+    return {"rows": rows, "seconds": round(seconds, 3), "rows_per_s": round(rows / seconds, 1)}
+
+
+def s3_event(bucket: str, key: str, event_time: str, version_id: str | None) -> dict[str, Any]:
+    """The ObjectCreated event S3 sent for that upload, for delivering it again."""
+    obj: dict[str, Any] = {"key": quote_plus(key, safe="/")}
+    if version_id:
+        obj["versionId"] = version_id
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "eventTime": event_time.replace("+00:00", "Z"),
+                "s3": {"bucket": {"name": bucket}, "object": obj},
+            }
+        ]
+    }
 
 
 def set_stream_mapping(aws: Aws, function: str, enabled: bool, timeout: float) -> None:
@@ -318,8 +456,10 @@ def _load_figures(inventory: InventoryFile, seconds: float) -> dict[str, Any]:
     }
 
 
-def wait_queued(aws: Aws, queue_url: str, expected: int, timeout: float) -> float:
-    """Wait until the queue holds `expected` messages; returns when (monotonic)."""
+def wait_queued(
+    aws: Aws, queue_url: str, expected: int, timeout: float, say: Say | None = None
+) -> float:
+    """Wait until the queue holds `expected` messages; returns when (epoch seconds)."""
 
     def enough() -> bool:
         attributes = aws.sqs.get_queue_attributes(
@@ -327,23 +467,56 @@ def wait_queued(aws: Aws, queue_url: str, expected: int, timeout: float) -> floa
         )["Attributes"]
         return int(attributes.get("ApproximateNumberOfMessages", 0)) >= expected
 
-    return poll_until(enough, timeout, f"{expected} alerts in the queue")
+    return poll_until(enough, timeout, f"{expected:,} alerts in the queue", say)
+
+
+_SENTENCE = re.compile(r"^(?P<store>.*) is out of stock of (?P<item>.*)$", re.DOTALL)
+
+
+def alert_key(body: str) -> tuple[str, str] | None:
+    """The (store, item) an alert names: the project's JSON, or the lab's sentence."""
+    with contextlib.suppress(ValueError):
+        document = json.loads(body)
+        if isinstance(document, dict) and "store" in document and "item" in document:
+            return str(document["store"]), str(document["item"])
+    sentence = _SENTENCE.match(body)
+    return (sentence["store"], sentence["item"]) if sentence else None
+
+
+@dataclass
+class Alerts:
+    """Alerts taken off a queue: the first SentTimestamp of each (store, item), and how many
+    more messages named an item already seen."""
+
+    first_sent: dict[tuple[str, str], float] = field(default_factory=dict)
+    duplicates: int = 0
 
 
 def take_alerts(
-    aws: Aws, queue_url: str, marker: str, expected: int, timeout: float
-) -> list[float]:
-    """Take `expected` alerts whose body contains `marker` off the queue; their SentTimestamp
-    (epoch seconds), which is when each reached the queue."""
-    sent: list[float] = []
+    aws: Aws, queue_url: str, stores: list[str], timeout: float, expected: int | None = None
+) -> Alerts:
+    """Take the alerts of `stores` off the queue until `expected` distinct items (default:
+    whatever the queue holds of them once it is empty) have arrived."""
+    wanted = set(stores)
+    taken = Alerts()
     deadline = time.monotonic() + timeout
-    while len(sent) < expected:
+    while expected is None or len(taken.first_sent) < expected:
         if time.monotonic() > deadline:
-            raise BenchTimeout(f"only {len(sent)} of {expected} alerts of {marker}* arrived")
-        for body, timestamp in _receive(aws, queue_url, wait_seconds=1):
-            if marker in body:
-                sent.append(timestamp)
-    return sent
+            raise BenchTimeout(
+                f"only {len(taken.first_sent)} of {expected} alerts of {stores[0]}… arrived"
+            )
+        batch = _receive(aws, queue_url, wait_seconds=1 if expected is not None else 0)
+        if not batch and expected is None:
+            break
+        for body, sent_at in batch:
+            key = alert_key(body)
+            if key is None or key[0] not in wanted:
+                continue
+            if key in taken.first_sent:
+                taken.duplicates += 1
+            else:
+                taken.first_sent[key] = sent_at
+    return taken
 
 
 def _receive(aws: Aws, queue_url: str, wait_seconds: int) -> list[tuple[str, float]]:
@@ -385,47 +558,87 @@ class LatencySample:
     received_s: float  # PutObject to the benchmark holding the message (long-poll included)
 
 
-def one_alert(aws: Aws, target: Target, label: str, timeout: float) -> LatencySample:
-    """Upload a 100-row file of a new store in which one item runs out; time its alert."""
-    zero_item = f"zero-{uuid.uuid4().hex[:12]}"
-    body = latency_file(f"{target.prefix}-{label}", zero_item)
+def latency_stores(target: Target, samples: int) -> list[str]:
+    """The stores the latency uploads of `target` use: a warm-up, then one a sample."""
+    return [f"{target.prefix}-warmup"] + [f"{target.prefix}-lat{i:03d}" for i in range(samples)]
+
+
+def stock_latency_stores(
+    aws: Aws, target: Target, stores: list[str], timeout: float, say: Say
+) -> None:
+    """One upload with every latency store's items in stock, so each sample later turns an
+    item that was there from 5 to 0, as a store's next file would."""
+    body = HEADER + "".join(latency_rows(store, runs_out=False) for store in stores)
+    upload_and_wait(aws, target, "latency/in-stock.csv", body.encode("utf-8"), timeout, say)
+
+
+def one_alert(aws: Aws, target: Target, store: str, timeout: float) -> LatencySample:
+    """Upload the store's next 100-row file, in which one item runs out; time its alert."""
+    body = (HEADER + latency_rows(store, runs_out=True)).encode("utf-8")
     uploaded_at = time.time()
     started = time.monotonic()
-    aws.s3.put_object(Bucket=target.uploads_bucket, Key=f"latency/{label}.csv", Body=body)
+    aws.s3.put_object(Bucket=target.uploads_bucket, Key=f"latency/{store}.csv", Body=body)
     deadline = started + timeout
     while time.monotonic() < deadline:
         for message_body, sent_at in _receive(aws, target.alerts_queue_url, wait_seconds=1):
-            if zero_item in message_body:
+            if alert_key(message_body) == (store, RUNS_OUT):
                 return LatencySample(
                     queued_s=sent_at - uploaded_at, received_s=time.monotonic() - started
                 )
-    raise BenchTimeout(f"no alert for {zero_item} from {target.name} within {timeout:.0f}s")
+    raise BenchTimeout(f"no alert for {store} from {target.name} within {timeout:.0f}s")
 
 
 def measure_latency(
     aws: Aws, targets: list[Target], samples: int, spacing: float, timeout: float, say: Say
-) -> tuple[dict[str, dict[str, Any]], float]:
+) -> dict[str, dict[str, Any]]:
     """`samples` alerts per target, targets taking turns (and turns about who goes first), after
-    one warm-up upload each; returns the samples by target, and the epoch second the warm-up
-    ended (where the cost window starts)."""
+    one warm-up upload each."""
+    stores = {target.name: latency_stores(target, samples) for target in targets}
+    for target in targets:
+        stock_latency_stores(aws, target, stores[target.name], timeout, say)
     results: dict[str, dict[str, Any]] = {
         target.name: {"cold": None, "queued_s": [], "received_s": []} for target in targets
     }
     for target in targets:
-        sample = one_alert(aws, target, "warmup", timeout)
+        sample = one_alert(aws, target, stores[target.name][0], timeout)
         results[target.name]["cold"] = round(sample.queued_s, 4)
-    warm_from = time.time()
     for index in range(samples):
         order = targets if index % 2 == 0 else list(reversed(targets))
         for target in order:
-            sample = one_alert(aws, target, f"lat{index:03d}", timeout)
+            sample = one_alert(aws, target, stores[target.name][index + 1], timeout)
             results[target.name]["queued_s"].append(round(sample.queued_s, 4))
             results[target.name]["received_s"].append(round(sample.received_s, 4))
             # Deliberate pacing between uploads ("spaced apart"), not a wait for a condition.
             threading.Event().wait(spacing)
         if (index + 1) % 10 == 0 or index + 1 == samples:
             say(f"  latency: {index + 1}/{samples} samples per pair")
-    return results, warm_from
+    return results
+
+
+# ---------------------------------------------------------------- the cost sample
+
+
+def measure_cost_sample(
+    aws: Aws, targets: list[Target], files: int, spacing: float, timeout: float, say: Say
+) -> tuple[float, float]:
+    """Seed 001's files through both pairs: `files` uploads each of 100 rows of a new store,
+    10 of them out of stock, one after another; returns the epoch seconds the sample began and
+    ended, the window whose invocations and logs the cost is counted from."""
+    since = time.time()
+    for index in range(files):
+        for target in targets:
+            inventory = InventoryFile(f"{target.prefix}-cost{index:03d}", 100, stores=1)
+            aws.s3.put_object(
+                Bucket=target.uploads_bucket,
+                Key=f"cost/{inventory.prefix}.csv",
+                Body=inventory.csv_bytes(),
+            )
+            take_alerts(
+                aws, target.alerts_queue_url, inventory.store_names, timeout, inventory.zero_rows
+            )
+            threading.Event().wait(spacing)  # pacing, as in the latency sample
+    say(f"  cost sample: {files} files of 100 rows per pair")
+    return since, time.time()
 
 
 # ---------------------------------------------------------------- invocations and logs

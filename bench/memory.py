@@ -92,7 +92,8 @@ def measure(
     """Write a `rows`-row file (50 stores, 10% zeros), then measure it: the best rate and the
     largest growth of `repeats` RSS runs, and one tracemalloc run; with `profile_to`, also a
     pyinstrument report of one more run there."""
-    inventory = InventoryFile(f"mem-r{rows}", rows)
+    # Short store names, so a million rows make about 25 MB, the size the issue names.
+    inventory = InventoryFile("mem", rows)
     path = workdir / f"memory-{rows}.csv"
     size = inventory.write(path)
     try:

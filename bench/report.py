@@ -149,9 +149,10 @@ def render(results: dict[str, Any]) -> str:
             )
         parts += [
             "",
-            "Ingest: rows/s from PutObject until every row is readable (ceiling: straight "
-            f"BatchWriteItem, {results['ceiling_threads']} threads), and seconds to the last "
-            "row and to the last alert",
+            "Ingest: rows/s from PutObject until the loader's invocation ended (the ceiling: "
+            f"BatchWriteItem from {results['ceiling_threads']} threads as an IAM role, until the "
+            "last write returned); every row then checked readable. Seconds to the last row "
+            "and to the last alert",
             format_table(
                 [
                     "rows",
@@ -179,6 +180,21 @@ def render(results: dict[str, Any]) -> str:
                 f"in: {paused['rows_per_s']:,.0f} rows/s at {largest['rows']:,} rows, {share:.0%} "
                 "of the ceiling",
             ]
+        doubled = {
+            f"{name} at {entry['rows']:,} rows": entry[name]["duplicate_alerts"]
+            for entry in loads
+            for name in ("baseline", "project")
+            if entry[name].get("duplicate_alerts")
+        }
+        parts += [
+            "",
+            "Alerts: every load's alerts arrived, one for each row at 0"
+            + (
+                "; duplicates: " + ", ".join(f"{count} ({run})" for run, count in doubled.items())
+                if doubled
+                else ", none twice"
+            ),
+        ]
         runs = [("ceiling", "ceiling"), ("baseline", "baseline"), ("project", "project")]
         runs.append(("project_stream_paused", "project, stream paused"))
         cpu_rows = [
@@ -194,6 +210,16 @@ def render(results: dict[str, Any]) -> str:
                 "last alert queued (wall seconds beside)",
                 format_table(["run", "wall s", *_CPU_COLUMNS], cpu_rows),
             ]
+    late = results.get("late_file")
+    if late:
+        parts += [
+            "",
+            f"Late file: an older snapshot of {late['rows']:,} rows delivered again after a newer"
+            f" one, every row a conditional PutItem (all {late['late']['rows_superseded']:,}"
+            f" refused): {late['late']['rows_per_s']:,.0f} rows/s, against"
+            f" {late['newer']['rows_per_s']:,.0f} rows/s for the same rows as the newest snapshot"
+            f" ({late['share_of_newest'] or 0:.0%})",
+        ]
     shares = results.get("emulator_profile", {}).get("shares")
     if shares:
         parts += [
@@ -295,7 +321,7 @@ def draw_chart(results: dict[str, Any], path: Path) -> None:
     loads_axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
     loads_axis.yaxis.set_minor_formatter(NullFormatter())
     loads_axis.set_xlabel("rows in the file")
-    loads_axis.set_ylabel("rows/s, upload to every row readable")
+    loads_axis.set_ylabel("rows/s, upload to the loader's end")
     loads_axis.set_title("Ingest")
     loads_axis.grid(True, which="both", alpha=0.3)
     loads_axis.legend()

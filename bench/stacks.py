@@ -5,7 +5,7 @@
   helpers onto their own bucket, table, topic and queue (the lab's console defaults: 128 MB,
   a stream batch of 100);
 - the ceiling: a bare table shaped like the project's (keys, stream on, no consumer), which
-  the benchmark process writes to itself.
+  the benchmark process writes to itself, as a role allowed only BatchWriteItem on it.
 """
 
 from __future__ import annotations
@@ -17,11 +17,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from provision import deploy, packaging, policies
 from provision.resources import (
     Aws,
     Changes,
     FunctionSpec,
+    delete_role,
     delete_table,
     ensure_bucket,
     ensure_function,
@@ -30,6 +33,8 @@ from provision.resources import (
     ensure_subscription,
     ensure_table,
     ensure_topic,
+    error_code,
+    retry_while,
 )
 from provision.stack import Settings, Stack
 
@@ -52,6 +57,7 @@ class Target:
     name: str
     prefix: str  # of the store names this pipeline's files use; unique per pipeline
     uploads_bucket: str
+    reports_bucket: str  # the project's; the baseline writes no reports
     table: str
     alerts_queue_url: str
     load_function: str
@@ -95,6 +101,7 @@ def deploy_project(
         name="project",
         prefix="pj",
         uploads_bucket=outputs["uploads_bucket"],
+        reports_bucket=outputs["reports_bucket"],
         table=outputs["table"],
         alerts_queue_url=outputs["alerts_queue_url"],
         load_function=stack.load_function,
@@ -162,6 +169,7 @@ def deploy_baseline(aws: Aws, name: str, changes: Changes) -> tuple[Stack, Targe
         name="baseline",
         prefix="bl",
         uploads_bucket=stack.uploads_bucket,
+        reports_bucket="",
         table=stack.table,
         alerts_queue_url=alerts_url,
         load_function=stack.load_function,
@@ -171,18 +179,62 @@ def deploy_baseline(aws: Aws, name: str, changes: Changes) -> tuple[Stack, Targe
     )
 
 
-def ensure_ceiling_table(aws: Aws, name: str, changes: Changes) -> str:
-    """A table like the project's (same keys, stream on) that nothing consumes."""
+@dataclass(frozen=True)
+class Ceiling:
+    """The ceiling's table, and the role the benchmark writes to it as."""
+
+    table: str
+    role: str
+    writer: boto3.Session  # the role's credentials
+
+
+def deploy_ceiling(aws: Aws, name: str, changes: Changes, timeout: float = 60) -> Ceiling:
+    """A table like the project's (same keys, stream on) that nothing consumes, and a role
+    that may only BatchWriteItem on it.
+
+    The benchmark writes as that role, not as the account's root: the emulator then checks
+    IAM on each request, as it does for the functions' requests, so the ceiling pays what
+    the loaders pay.
+    """
     ensure_table(aws, name, TABLE_KEYS, changes, stream=True)
-    return name
+    identity = aws.sts.get_caller_identity()
+    account, partition = str(identity["Account"]), str(identity["Arn"]).split(":")[1]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    table_arn = f"arn:{partition}:dynamodb:{aws.session.region_name}:{account}:table/{name}"
+    role_arn = ensure_role(
+        aws, name, trust, _statements((["dynamodb:BatchWriteItem"], table_arn)), changes
+    )
+    # On AWS a new role can take seconds before it may be assumed.
+    credentials = retry_while(
+        lambda: aws.sts.assume_role(RoleArn=role_arn, RoleSessionName="bench-ceiling"),
+        lambda error: error_code(error) == "AccessDenied",
+        timeout,
+        f"assuming {role_arn}",
+    )["Credentials"]
+    writer = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=aws.session.region_name,
+    )
+    return Ceiling(table=name, role=name, writer=writer)
 
 
-def remove(aws: Aws, stacks: list[Stack], tables: list[str], changes: Changes) -> None:
+def remove(aws: Aws, stacks: list[Stack], ceiling: Ceiling, changes: Changes) -> None:
     """Everything the run made."""
     for stack in stacks:
         deploy.destroy(aws, stack, changes)
-    for table in tables:
-        delete_table(aws, table, changes)
+    delete_table(aws, ceiling.table, changes)
+    delete_role(aws, ceiling.role, changes)
 
 
 def _lab_function(

@@ -11,8 +11,8 @@ import zipfile
 
 import pytest
 
-from bench import cost, report, stats
-from bench.data import InventoryFile, latency_file
+from bench import cost, measure, report, stats
+from bench.data import RUNS_OUT, InventoryFile, latency_rows
 from bench.stacks import handler_zip
 
 
@@ -69,6 +69,7 @@ def test_a_month_of_files_is_priced_line_by_line():
         s3_puts=1,
         s3_gets=1,
         write_units=1,
+        read_units=1,
         lambda_requests=1,
         lambda_gb_seconds=1,
         sns_publishes=1,
@@ -81,7 +82,7 @@ def test_a_month_of_files_is_priced_line_by_line():
 
     # then: each line is the price of a million units (a GB of logs)
     assert month["lambda"] == pytest.approx(0.20 + 16.67, abs=0.01)
-    assert month["dynamodb"] == pytest.approx(0.625, abs=0.01)
+    assert month["dynamodb"] == pytest.approx(0.625 + 0.125, abs=0.01)
     assert month["s3"] == pytest.approx(5.0 + 0.4)
     assert month["sns"] == 0.5
     assert month["sqs"] == 0.4
@@ -123,13 +124,41 @@ def test_written_file_has_the_same_bytes(tmp_path):
     assert size == len(inventory.csv_bytes())
 
 
-def test_latency_file_runs_out_of_one_item_only():
-    # when
-    rows = list(csv.DictReader(io.StringIO(latency_file("lat-1", "zero-abc").decode())))
+def test_a_latency_upload_turns_one_item_that_was_in_stock_to_zero():
+    # given the store's rows as stocked before the samples, and its sample upload
+    def rows(runs_out: bool) -> list[dict[str, str]]:
+        text = "store,item,count\n" + latency_rows("lat-1", runs_out)
+        return list(csv.DictReader(io.StringIO(text)))
+
+    before, sample = rows(runs_out=False), rows(runs_out=True)
+
+    # then: the same 100 items; only RUNS_OUT changes, from 5 to 0
+    assert len(sample) == 100
+    assert [row["item"] for row in before] == [row["item"] for row in sample]
+    changed = [(b["item"], b["count"], s["count"]) for b, s in zip(before, sample, strict=True)]
+    assert [change for change in changed if change[1] != change[2]] == [(RUNS_OUT, "5", "0")]
+    assert all(row["count"] != "0" for row in before)
+
+
+def test_an_alert_is_keyed_by_store_and_item_in_either_pair_s_format():
+    # given the project's JSON and the lab's sentence
+    document = '{"event": "out_of_stock", "store": "Berlin", "item": "Echo Plus", "count": 0}'
+    sentence = "Berlin is out of stock of Echo Plus"
 
     # then
-    assert len(rows) == 100
-    assert [row["item"] for row in rows if row["count"] == "0"] == ["zero-abc"]
+    assert measure.alert_key(document) == ("Berlin", "Echo Plus")
+    assert measure.alert_key(sentence) == ("Berlin", "Echo Plus")
+    assert measure.alert_key("something else") is None
+
+
+def test_a_late_delivery_carries_the_original_event_time_and_version():
+    # when
+    event = measure.s3_event("b", "late/a b+c.csv", "2026-01-01T00:00:00.000+00:00", "v1")
+
+    # then: as S3 encodes keys, with the snapshot time it first had
+    record = event["Records"][0]
+    assert record["eventTime"] == "2026-01-01T00:00:00.000Z"
+    assert record["s3"]["object"] == {"key": "late/a+b%2Bc.csv", "versionId": "v1"}
 
 
 def test_baseline_zip_holds_only_its_handler_and_is_reproducible():
