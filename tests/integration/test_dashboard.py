@@ -20,11 +20,14 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from provision import dashboard, deploy
 from provision.emulator import enforce_iam_from_environment
 from provision.resources import Aws, Changes
 from provision.stack import Settings
+from tests.integration.support import is_ministack, require_dashboard
 
 _PASSWORD = "Integration-Test-1"
 
@@ -79,9 +82,6 @@ def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def sign_rs256(header: dict[str, Any], claims: dict[str, Any], key: Any) -> str:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-
     signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
     signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{b64url(signature)}"
@@ -99,9 +99,9 @@ def sign_in(aws: Aws, client_id: str, username: str, password: str) -> dict[str,
 
 @pytest.fixture(scope="session")
 def board(stack: dict[str, Any]) -> Dashboard:
-    """The session stack's dashboard; the tests skip where the target has none."""
-    if not stack["dashboard_url"]:
-        pytest.skip(stack["dashboard"]["skipped"])
+    """The session stack's dashboard; the tests skip where the target has none (and fail so
+    under REQUIRE_BROWSER)."""
+    require_dashboard(stack)
     details = stack["dashboard"]
     parts = urlsplit(stack["dashboard_url"])
     return Dashboard(
@@ -176,7 +176,6 @@ def test_a_malformed_authorization_header_is_a_401(board, header):
 def test_a_forged_token_is_a_401(board, tokens):
     # given: the real token's header and claims, signed with the forger's own key, and the
     # real token with its claims changed under the original signature, and unsigned
-    rsa = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.rsa")
     header, claims = jwt_parts(tokens["AccessToken"])
     forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     resigned = sign_rs256(header, claims, forger)
@@ -196,11 +195,10 @@ def test_a_forged_token_is_a_401(board, tokens):
     assert http(board.api_url + "/items", tokens["AccessToken"]).status == 200
 
 
-def test_an_expired_token_is_a_401(board, tokens):
+def test_an_expired_token_is_a_401(endpoint, board, tokens):
     # given: the real token with `exp` a minute ago, signed with the pool's own key (only an
     # emulator lets a test read it), so expiry is the one thing wrong with it
-    serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")
-    key = _emulator_pool_key(board.pool_id, tokens["AccessToken"], serialization)
+    key = _emulator_pool_key(endpoint, board.pool_id, tokens["AccessToken"])
     header, claims = jwt_parts(tokens["AccessToken"])
     now = int(time.time())
     expired = sign_rs256(header, {**claims, "iat": now - 3660, "exp": now - 60}, key)
@@ -211,21 +209,34 @@ def test_an_expired_token_is_a_401(board, tokens):
     assert http(board.api_url + "/items", expired).status == 401
 
 
-def _emulator_pool_key(pool_id: str, token: str, serialization: Any) -> Any:
-    """The private key MiniStack signs the pool's access tokens with, if it can be read here."""
-    if os.environ.get("E2E_ENDPOINT") == "aws":
-        pytest.skip("an expired token can only be minted with the emulator's key")
+def _emulator_pool_key(endpoint: str | None, pool_id: str, token: str) -> Any:
+    """The private key MiniStack signs the pool's access tokens with.
+
+    Skips where no test can hold the pool's key (AWS; an emulator other than MiniStack). On
+    MiniStack the key is a file in its STATE_DIR, so not finding it is a failure: the test
+    would otherwise stop proving anything without anyone noticing.
+    """
+    if endpoint is None:
+        pytest.skip("on AWS no test can hold the pool's signing key to mint an expired token")
+    if not is_ministack(endpoint):
+        pytest.skip(f"{endpoint} is not MiniStack: its pool signing keys cannot be read here")
     state = Path(os.environ.get("STATE_DIR", "/tmp/ministack-state"))
     path = state / "cognito-pool-keys" / f"{pool_id}-access.pem"
     if not path.is_file():
-        pytest.skip(f"the emulator's signing key is not at {path}: cannot mint an expired token")
+        pytest.fail(
+            f"MiniStack's signing key for pool {pool_id} is not at {path}: run the tests with "
+            "STATE_DIR set as the emulator's is"
+        )
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     der = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     kid = base64.b64encode(hashlib.sha256(der).digest()).decode()
     if jwt_parts(token)[0].get("kid") != kid:
-        pytest.skip("the emulator's key on disk is not the one that signed the token")
+        pytest.fail(
+            f"the key at {path} is not the one that signed the token: is STATE_DIR another "
+            "MiniStack's?"
+        )
     return key
 
 

@@ -2,8 +2,8 @@
 signs in, sees the uploaded data, filters, survives a reload, renders hostile names as text,
 and signs out. Screenshots go to test-artifacts/.
 
-Skips when Chromium or Playwright is missing, unless REQUIRE_BROWSER is set (as .ci/run does),
-where that is a failure.
+Skips when Chromium or Playwright is missing, or the target has no dashboard, unless
+REQUIRE_BROWSER is set (as .ci/run does), where that is a failure.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
 from provision import dashboard, deploy
 from provision.resources import Aws, Changes
+from tests.integration.support import require_dashboard, unavailable
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -31,14 +32,11 @@ PHONE = {"width": 390, "height": 844}
 WAIT_MS = 20_000
 
 
-def _missing(what: str) -> None:
-    message = (
+def _missing(what: str) -> NoReturn:
+    unavailable(
         f"{what}; install it to run the browser tests: `apt-get install -y chromium` "
         "(Debian package chromium) and `make venv` (playwright is in requirements-dev.txt)"
     )
-    if os.environ.get("REQUIRE_BROWSER"):
-        pytest.fail(f"REQUIRE_BROWSER is set but {message}")
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +60,7 @@ def site(aws: Aws, stack: dict[str, Any], pipeline: Any) -> dict[str, str]:
     """The dashboard, a user, and data: the lab's Berlin sample under a store name of this
     module's own (other tests count Berlin's alerts), and a store whose items include a name
     that is HTML."""
-    if not stack["dashboard_url"]:
-        pytest.skip(stack["dashboard"]["skipped"])
+    require_dashboard(stack)
     located = deploy.locate(aws, stack["stack"])
     dashboard.ensure_user(aws, located, "browser", PASSWORD, Changes())
     samples = Path(__file__).resolve().parents[2] / "sample-data"
