@@ -185,6 +185,27 @@ def inventory_api_policy(stack: Stack, names: Names) -> dict[str, Any]:
     }
 
 
+def inventory_api_function(
+    stack: Stack, settings: Settings, role_arn: str, package: bytes, runtime: str
+) -> FunctionSpec:
+    """inventory_api's code and configuration: the table it reads, and the threshold at or
+    below which it marks an item low (the page shows the threshold the API reports)."""
+    return FunctionSpec(
+        name=Names(stack).function,
+        role_arn=role_arn,
+        package=package,
+        code_sha256=packaging.code_sha256(package),
+        handler=packaging.HANDLER,
+        runtime=runtime,
+        timeout=FUNCTION_TIMEOUT,
+        memory_mb=FUNCTION_MEMORY_MB,
+        environment={
+            "TABLE_NAME": stack.table,
+            "LOW_STOCK_THRESHOLD": str(settings.low_stock_threshold),
+        },
+    )
+
+
 def site_policy(stack: Stack, bucket: str) -> dict[str, Any]:
     """Anyone may read the site's own files, and nothing else: no listing, no other keys."""
     return {
@@ -277,22 +298,7 @@ def ensure(
     )
     package = packaging.build_zip("inventory_api")
     function_arn = ensure_function(
-        aws,
-        FunctionSpec(
-            name=names.function,
-            role_arn=role_arn,
-            package=package,
-            code_sha256=packaging.code_sha256(package),
-            handler=packaging.HANDLER,
-            runtime=runtime,
-            timeout=FUNCTION_TIMEOUT,
-            memory_mb=FUNCTION_MEMORY_MB,
-            environment={
-                "TABLE_NAME": stack.table,
-                "LOW_STOCK_THRESHOLD": str(settings.low_stock_threshold),
-            },
-        ),
-        changes,
+        aws, inventory_api_function(stack, settings, role_arn, package, runtime), changes
     )
 
     # The HTTP API: CORS for the site's origin only, every route behind the JWT authorizer.

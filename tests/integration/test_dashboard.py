@@ -27,6 +27,7 @@ from provision import dashboard, deploy
 from provision.emulator import enforce_iam_from_environment
 from provision.resources import Aws, Changes
 from provision.stack import Settings
+from provision.uploads import upload_and_wait_for_report
 from tests.integration.support import is_ministack, require_dashboard
 
 _PASSWORD = "Integration-Test-1"
@@ -479,3 +480,46 @@ def test_no_dashboard_says_so_and_changes_nothing(endpoint, stack, capsys):
     assert "dashboard skipped (--no-dashboard)" in printed.err
     assert "already up to date" in printed.err
     assert json.loads(printed.out)["dashboard_url"] is None
+
+
+def test_low_stock_threshold_reaches_the_function_and_the_api(endpoint, aws, board, monkeypatch):
+    # given a stack of its own (the session's keeps the default 5 other tests expect),
+    # provisioned from the command line with a threshold of 8
+    from provision.__main__ import main as provision_main
+
+    monkeypatch.setenv("DASHBOARD_PASSWORD", _PASSWORD)
+    name = f"thr-{uuid.uuid4().hex[:6]}"
+    target = ["--stack", name, *(["--endpoint-url", endpoint] if endpoint else [])]
+    located = deploy.locate(aws, name)
+    try:
+        options = ["--quiet", "--low-stock-threshold", "8", "--dashboard-user", "staff"]
+        assert provision_main(["up", *target, *options]) == 0
+        outputs = deploy.outputs(aws, located)
+        store = f"Store-{uuid.uuid4().hex[:8]}"
+        upload_and_wait_for_report(
+            aws,
+            outputs,
+            f"{store}/today.csv",
+            f"store,item,count\n{store},Eight left,8\n{store},Nine left,9\n".encode(),
+        )
+
+        # when
+        function = aws.lambda_.get_function_configuration(
+            FunctionName=outputs["dashboard"]["function"]
+        )
+        token = sign_in(aws, outputs["dashboard"]["app_client_id"], "staff", _PASSWORD)
+        items = http(f"{outputs['dashboard']['api_url']}/items", token["AccessToken"])
+        summary = http(f"{outputs['dashboard']['api_url']}/summary", token["AccessToken"])
+    finally:
+        deploy.destroy(aws, located)
+
+    # then: 8 is low there (it is OK under the default 5), and both routes say the threshold
+    assert function["Environment"]["Variables"]["LOW_STOCK_THRESHOLD"] == "8"
+    assert items.status == 200, items.body
+    assert {row["item"]: row["status"] for row in items.body["items"]} == {
+        "Eight left": "low",
+        "Nine left": "ok",
+    }
+    assert items.body["low_stock_threshold"] == 8
+    assert summary.body["low_stock_threshold"] == 8
+    assert summary.body["totals"]["low_stock"] == 1

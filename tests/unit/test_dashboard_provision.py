@@ -21,6 +21,7 @@ from provision.dashboard import (
     Names,
     addresses,
     generate_password,
+    inventory_api_function,
     inventory_api_policy,
     site_config,
     site_policy,
@@ -120,6 +121,24 @@ def test_parliament_finds_nothing_in_the_dashboard_policies():
 
     # then
     assert findings == []
+
+
+# ---------------------------------------------------------------- the function
+
+
+@pytest.mark.parametrize("threshold", [5, 8, 0])
+def test_the_function_is_given_the_table_and_the_low_stock_threshold(threshold):
+    # given
+    settings = Settings(low_stock_threshold=threshold)
+
+    # when
+    spec = inventory_api_function(STACK, settings, "arn:aws:iam::1:role/r", b"zip", "python3.11")
+
+    # then: the handler reads both from its environment
+    assert spec.name == "inventory-inventory_api"
+    assert spec.configuration()["Environment"] == {
+        "Variables": {"TABLE_NAME": "inventory-inventory", "LOW_STOCK_THRESHOLD": str(threshold)}
+    }
 
 
 # ---------------------------------------------------------------- addresses
