@@ -110,6 +110,15 @@ def sign_in_with_the_keyboard(page: Any, username: str, password: str) -> None:
     page.keyboard.press("Enter")
 
 
+def sign_in_with_the_mouse(page: Any, username: str, password: str) -> None:
+    """Click each field, type, click the button."""
+    page.get_by_label("Username").click()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").click()
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
 def rows_of(page: Any, store: str) -> Any:
     return page.locator("#items-body tr").filter(
         has=page.locator("td[data-label=Store]", has_text=re.compile(f"^{re.escape(store)}$"))
@@ -198,6 +207,26 @@ def test_sign_in_see_filter_sort_reload_and_sign_out(page, site, pipeline):
     page.reload()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.locator("#dashboard-view")).to_be_hidden()
+
+
+@pytest.mark.parametrize(
+    ("sign_in", "outline"), [(sign_in_with_the_keyboard, "solid"), (sign_in_with_the_mouse, "none")]
+)
+def test_focus_shows_after_the_keyboard_and_not_after_the_mouse(page, site, sign_in, outline):
+    # given the sign-in page
+    from playwright.sync_api import expect
+
+    page.goto(site["url"])
+
+    # when the user signs in, with the keyboard or with the mouse
+    sign_in(page, "browser", PASSWORD)
+
+    # then focus moves to the heading either way; its ring shows only for the keyboard user
+    title = page.get_by_role("heading", name="Stock levels")
+    expect(title).to_be_focused()
+    expect(title).to_have_css("outline-style", outline)
+    if outline == "solid":
+        expect(title).to_have_css("outline-width", "3px")
 
 
 def test_a_name_that_is_html_shows_as_text_and_runs_nothing(page, site):
