@@ -227,9 +227,11 @@ def site_policy(stack: Stack, bucket: str) -> dict[str, Any]:
 def site_config(
     stack: Stack, where: Addresses, pool_id: str, client_id: str, api_url: str
 ) -> dict[str, Any]:
-    """config.json: what the page needs to sign in and call the API. No secrets: the app
-    client has none, and ids are not credentials."""
+    """config.json: what the page needs to sign in and call the API, and to show the upload
+    command that works on this target (`endpointUrl`: the emulator's, None on AWS). No
+    secrets: the app client has none, and ids are not credentials."""
     return {
+        "endpointUrl": where.endpoint,
         "region": stack.region,
         "userPoolId": pool_id,
         "clientId": client_id,

@@ -366,7 +366,7 @@ def test_cors_answers_the_site_origin_only(board):
     assert "access-control-allow-origin" not in theirs.headers
 
 
-def test_the_site_and_its_configuration_are_served(board):
+def test_the_site_and_its_configuration_are_served(endpoint, board):
     # given
     base = board.url.rsplit("/", 1)[0]
 
@@ -382,6 +382,7 @@ def test_the_site_and_its_configuration_are_served(board):
     assert config.body["apiUrl"] == board.api_url
     assert config.body["userPoolId"] == board.pool_id
     assert config.body["clientId"] == board.client_id
+    assert config.body["endpointUrl"] == (endpoint.rstrip("/") if endpoint else None)
     for asset, kind in (("app.js", "text/javascript"), ("style.css", "text/css")):
         answer = http(f"{base}/{asset}")
         assert answer.status == 200

@@ -72,7 +72,13 @@ def site(aws: Aws, stack: dict[str, Any], pipeline: Any) -> dict[str, str]:
         f"browser/{store}.csv",
         f'store,item,count\n{store},"{HOSTILE}",3\n{store},Echo Show,0\n'.encode(),
     )
-    return {"url": stack["dashboard_url"], "store": store, "sample_store": sample_store}
+    return {
+        "url": stack["dashboard_url"],
+        "store": store,
+        "sample_store": sample_store,
+        "uploads_bucket": stack["uploads_bucket"],
+        "endpoint": (stack["endpoint"] or "").rstrip("/"),
+    }
 
 
 @pytest.fixture
@@ -288,9 +294,12 @@ def test_phone_width_and_the_empty_table(browser, site):
         )
         page.get_by_label("Status").select_option("out")  # a refresh, now
 
-        # then it says how to upload a file
+        # then it says how to upload a file, with the command that works on this target
         expect(page.get_by_role("heading", name="No items yet")).to_be_visible()
-        expect(page.locator("#upload-hint")).to_contain_text("aws s3 cp stock.csv s3://")
+        on_emulator = f" --endpoint-url {site['endpoint']}" if site["endpoint"] else ""
+        expect(page.locator("#upload-hint")).to_have_text(
+            f"aws s3 cp stock.csv s3://{site['uploads_bucket']}/{on_emulator}"
+        )
         page.screenshot(path=ARTIFACTS / "dashboard-phone-empty.png")
     finally:
         context.close()

@@ -187,6 +187,7 @@ def test_the_site_configuration_holds_addresses_and_ids_only():
 
     # then
     assert config == {
+        "endpointUrl": None,
         "region": "eu-west-1",
         "userPoolId": "eu-west-1_pool",
         "clientId": "client123",
@@ -195,6 +196,17 @@ def test_the_site_configuration_holds_addresses_and_ids_only():
         "refreshSeconds": 5,
         "uploadsBucket": "inventory-uploads-123456789012-eu-west-1",
     }
+
+
+def test_on_an_emulator_the_site_configuration_names_its_endpoint():
+    # given: an endpoint as given on the command line, trailing slash and all
+    where = addresses(Aws(session(), "http://127.0.0.1:4566/"), NAMES)
+
+    # when
+    config = site_config(STACK, where, "eu-west-1_pool", "client123", "http://api.example")
+
+    # then: the page adds it to the upload command it shows
+    assert config["endpointUrl"] == "http://127.0.0.1:4566"
 
 
 def test_names_fit_the_services_limits():
