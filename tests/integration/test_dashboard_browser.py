@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -213,6 +214,66 @@ def test_sign_in_see_filter_sort_reload_and_sign_out(page, site, pipeline):
     page.reload()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.locator("#dashboard-view")).to_be_hidden()
+
+
+def test_search_and_status_survive_a_reload_and_the_page_refetches_by_itself(page, site, pipeline):
+    from playwright.sync_api import expect
+
+    # given a store of this test's own whose item names carry a tag no other row has
+    tag = uuid.uuid4().hex[:6]
+    store = f"Lamps-{tag}"
+    pipeline.upload(
+        f"browser/{store}.csv",
+        (
+            "store,item,count\n"
+            f"{store},Lamp {tag} small,3\n"
+            f"{store},Lamp {tag} large,0\n"
+            f"{store},Lamp {tag} desk,40\n"
+            f"{store},Chair {tag},2\n"
+        ).encode(),
+    )
+    page.goto(site["url"])
+    sign_in_with_the_keyboard(page, "browser", PASSWORD)
+    expect(rows_of(page, store)).to_have_count(4)
+    rows = page.locator("#items-body tr")
+    search = page.get_by_label("Search items")
+    status = page.get_by_label("Status")
+
+    # when a search is typed, in another case than the names
+    search.press_sequentially(f"LAMP {tag}")
+
+    # then only the three lamps show, of every store
+    expect(rows.locator("td.item-name")).to_have_text(
+        [f"Lamp {tag} desk", f"Lamp {tag} large", f"Lamp {tag} small"]
+    )
+
+    # when a status is chosen as well
+    status.select_option("low")
+
+    # then only the low lamp is left, and both filters are in the address
+    expect(rows.locator("td.item-name")).to_have_text([f"Lamp {tag} small"])
+    expect(rows.locator(".badge")).to_have_text(["Low"])
+    assert parse_qs(urlsplit(page.url).fragment) == {"status": ["low"], "q": [f"LAMP {tag}"]}
+
+    # when the page is reloaded
+    page.reload()
+
+    # then the filters are back in their fields, and still choose the same row
+    expect(search).to_have_value(f"LAMP {tag}")
+    expect(status).to_have_value("low")
+    expect(rows.locator("td.item-name")).to_have_text([f"Lamp {tag} small"])
+
+    # when the page refetches by itself (every 5 s), nobody touching it
+    last_fetched = page.locator("#last-fetched")
+    expect(last_fetched).to_have_text(re.compile(r"^Last fetched "))
+    first_fetch = last_fetched.text_content()
+
+    # then "Last fetched" moves on (it shows seconds; expect's own 5 s is one refresh cycle,
+    # too tight), and the filters still hold
+    expect(last_fetched).not_to_have_text(first_fetch, timeout=WAIT_MS)
+    expect(last_fetched).to_have_text(re.compile(r"^Last fetched "))
+    expect(search).to_have_value(f"LAMP {tag}")
+    expect(rows.locator("td.item-name")).to_have_text([f"Lamp {tag} small"])
 
 
 @pytest.mark.parametrize(
