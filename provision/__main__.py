@@ -18,6 +18,17 @@ from provision.resources import Changes
 from provision.stack import DEFAULT_STACK, Settings
 
 
+def _non_negative_int(text: str) -> int:
+    """argparse type: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, 0 or more")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m provision", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -30,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sms", help="subscribe this phone number (E.164) to the alerts (up)")
     parser.add_argument(
         "--max-file-mb", type=int, help="largest file the loader accepts (up; default 50)"
+    )
+    parser.add_argument(
+        "--low-stock-threshold",
+        type=_non_negative_int,
+        metavar="N",
+        help="the dashboard marks items with N or fewer left as low (up; default 5; 0: none)",
     )
     parser.add_argument("--no-dashboard", action="store_true", help="skip the dashboard (up)")
     parser.add_argument(
@@ -53,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             settings = Settings()
             if args.max_file_mb:
                 settings = replace(settings, max_file_bytes=args.max_file_mb * 1024 * 1024)
+            if args.low_stock_threshold is not None:  # 0 is a choice, not a default
+                settings = replace(settings, low_stock_threshold=args.low_stock_threshold)
             if args.no_dashboard:
                 settings = replace(settings, dashboard=False)
             say(f"provisioning stack {stack.name!r} on {target} ({stack.region})")

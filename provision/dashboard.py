@@ -185,6 +185,27 @@ def inventory_api_policy(stack: Stack, names: Names) -> dict[str, Any]:
     }
 
 
+def inventory_api_function(
+    stack: Stack, settings: Settings, role_arn: str, package: bytes, runtime: str
+) -> FunctionSpec:
+    """inventory_api's code and configuration: the table it reads, and the threshold at or
+    below which it marks an item low (the page shows the threshold the API reports)."""
+    return FunctionSpec(
+        name=Names(stack).function,
+        role_arn=role_arn,
+        package=package,
+        code_sha256=packaging.code_sha256(package),
+        handler=packaging.HANDLER,
+        runtime=runtime,
+        timeout=FUNCTION_TIMEOUT,
+        memory_mb=FUNCTION_MEMORY_MB,
+        environment={
+            "TABLE_NAME": stack.table,
+            "LOW_STOCK_THRESHOLD": str(settings.low_stock_threshold),
+        },
+    )
+
+
 def site_policy(stack: Stack, bucket: str) -> dict[str, Any]:
     """Anyone may read the site's own files, and nothing else: no listing, no other keys."""
     return {
@@ -206,9 +227,11 @@ def site_policy(stack: Stack, bucket: str) -> dict[str, Any]:
 def site_config(
     stack: Stack, where: Addresses, pool_id: str, client_id: str, api_url: str
 ) -> dict[str, Any]:
-    """config.json: what the page needs to sign in and call the API. No secrets: the app
-    client has none, and ids are not credentials."""
+    """config.json: what the page needs to sign in and call the API, and to show the upload
+    command that works on this target (`endpointUrl`: the emulator's, None on AWS). No
+    secrets: the app client has none, and ids are not credentials."""
     return {
+        "endpointUrl": where.endpoint,
         "region": stack.region,
         "userPoolId": pool_id,
         "clientId": client_id,
@@ -277,22 +300,7 @@ def ensure(
     )
     package = packaging.build_zip("inventory_api")
     function_arn = ensure_function(
-        aws,
-        FunctionSpec(
-            name=names.function,
-            role_arn=role_arn,
-            package=package,
-            code_sha256=packaging.code_sha256(package),
-            handler=packaging.HANDLER,
-            runtime=runtime,
-            timeout=FUNCTION_TIMEOUT,
-            memory_mb=FUNCTION_MEMORY_MB,
-            environment={
-                "TABLE_NAME": stack.table,
-                "LOW_STOCK_THRESHOLD": str(settings.low_stock_threshold),
-            },
-        ),
-        changes,
+        aws, inventory_api_function(stack, settings, role_arn, package, runtime), changes
     )
 
     # The HTTP API: CORS for the site's origin only, every route behind the JWT authorizer.

@@ -348,7 +348,7 @@
     }
     const tableEmpty = state.summary.totals.items === 0;
     $("empty").hidden = !tableEmpty;
-    $("upload-hint").textContent = `aws s3 cp stock.csv s3://${state.config.uploadsBucket}/`;
+    $("upload-hint").textContent = uploadCommand();
     $("no-match").hidden = tableEmpty || rows.length > 0;
     $("items-table").hidden = rows.length === 0;
     $("items-caption").textContent = `Items (${rows.length})`;
@@ -357,6 +357,12 @@
     truncated.textContent = state.truncated
       ? `Showing the first ${numberFormat.format(rows.length)} items: filter by store or search to see the rest.`
       : "";
+  }
+
+  function uploadCommand() {
+    // On an emulator the AWS CLI must be told where it is; on AWS it needs nothing extra.
+    const endpoint = state.config.endpointUrl ? ` --endpoint-url ${state.config.endpointUrl}` : "";
+    return `aws s3 cp stock.csv s3://${state.config.uploadsBucket}/${endpoint}`;
   }
 
   function row(item) {

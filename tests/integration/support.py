@@ -4,17 +4,48 @@ subscriber, re-deliver events like S3 or Lambda would."""
 from __future__ import annotations
 
 import json
+import os
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote_plus
 
 import pytest
 
 from provision.resources import Aws
 from provision.uploads import upload_and_wait_for_report
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip a test the target cannot run, saying why; a failure under REQUIRE_BROWSER.
+
+    .ci/run sets REQUIRE_BROWSER because there the dashboard and its browser tests must run:
+    a skip would hide that they did not.
+    """
+    if os.environ.get("REQUIRE_BROWSER"):
+        pytest.fail(f"REQUIRE_BROWSER is set but {reason}")
+    pytest.skip(reason)
+
+
+def require_dashboard(stack: dict[str, Any]) -> None:
+    """Go on only if the session's stack has a dashboard (LocalStack's free tier has none)."""
+    if not stack["dashboard_url"]:
+        unavailable(f"the target has no dashboard: {stack['dashboard']['skipped']}")
+
+
+def is_ministack(endpoint: str | None) -> bool:
+    """True if the emulator at `endpoint` is MiniStack (it alone answers /_ministack/health)."""
+    if endpoint is None:
+        return False
+    try:
+        with urllib.request.urlopen(f"{endpoint}/_ministack/health", timeout=5) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 @dataclass

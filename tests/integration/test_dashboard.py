@@ -20,11 +20,15 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from provision import dashboard, deploy
 from provision.emulator import enforce_iam_from_environment
 from provision.resources import Aws, Changes
 from provision.stack import Settings
+from provision.uploads import upload_and_wait_for_report
+from tests.integration.support import is_ministack, require_dashboard
 
 _PASSWORD = "Integration-Test-1"
 
@@ -79,9 +83,6 @@ def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def sign_rs256(header: dict[str, Any], claims: dict[str, Any], key: Any) -> str:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-
     signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
     signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{b64url(signature)}"
@@ -99,9 +100,9 @@ def sign_in(aws: Aws, client_id: str, username: str, password: str) -> dict[str,
 
 @pytest.fixture(scope="session")
 def board(stack: dict[str, Any]) -> Dashboard:
-    """The session stack's dashboard; the tests skip where the target has none."""
-    if not stack["dashboard_url"]:
-        pytest.skip(stack["dashboard"]["skipped"])
+    """The session stack's dashboard; the tests skip where the target has none (and fail so
+    under REQUIRE_BROWSER)."""
+    require_dashboard(stack)
     details = stack["dashboard"]
     parts = urlsplit(stack["dashboard_url"])
     return Dashboard(
@@ -176,7 +177,6 @@ def test_a_malformed_authorization_header_is_a_401(board, header):
 def test_a_forged_token_is_a_401(board, tokens):
     # given: the real token's header and claims, signed with the forger's own key, and the
     # real token with its claims changed under the original signature, and unsigned
-    rsa = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.rsa")
     header, claims = jwt_parts(tokens["AccessToken"])
     forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     resigned = sign_rs256(header, claims, forger)
@@ -196,11 +196,10 @@ def test_a_forged_token_is_a_401(board, tokens):
     assert http(board.api_url + "/items", tokens["AccessToken"]).status == 200
 
 
-def test_an_expired_token_is_a_401(board, tokens):
+def test_an_expired_token_is_a_401(endpoint, board, tokens):
     # given: the real token with `exp` a minute ago, signed with the pool's own key (only an
     # emulator lets a test read it), so expiry is the one thing wrong with it
-    serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")
-    key = _emulator_pool_key(board.pool_id, tokens["AccessToken"], serialization)
+    key = _emulator_pool_key(endpoint, board.pool_id, tokens["AccessToken"])
     header, claims = jwt_parts(tokens["AccessToken"])
     now = int(time.time())
     expired = sign_rs256(header, {**claims, "iat": now - 3660, "exp": now - 60}, key)
@@ -211,21 +210,34 @@ def test_an_expired_token_is_a_401(board, tokens):
     assert http(board.api_url + "/items", expired).status == 401
 
 
-def _emulator_pool_key(pool_id: str, token: str, serialization: Any) -> Any:
-    """The private key MiniStack signs the pool's access tokens with, if it can be read here."""
-    if os.environ.get("E2E_ENDPOINT") == "aws":
-        pytest.skip("an expired token can only be minted with the emulator's key")
+def _emulator_pool_key(endpoint: str | None, pool_id: str, token: str) -> Any:
+    """The private key MiniStack signs the pool's access tokens with.
+
+    Skips where no test can hold the pool's key (AWS; an emulator other than MiniStack). On
+    MiniStack the key is a file in its STATE_DIR, so not finding it is a failure: the test
+    would otherwise stop proving anything without anyone noticing.
+    """
+    if endpoint is None:
+        pytest.skip("on AWS no test can hold the pool's signing key to mint an expired token")
+    if not is_ministack(endpoint):
+        pytest.skip(f"{endpoint} is not MiniStack: its pool signing keys cannot be read here")
     state = Path(os.environ.get("STATE_DIR", "/tmp/ministack-state"))
     path = state / "cognito-pool-keys" / f"{pool_id}-access.pem"
     if not path.is_file():
-        pytest.skip(f"the emulator's signing key is not at {path}: cannot mint an expired token")
+        pytest.fail(
+            f"MiniStack's signing key for pool {pool_id} is not at {path}: run the tests with "
+            "STATE_DIR set as the emulator's is"
+        )
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     der = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     kid = base64.b64encode(hashlib.sha256(der).digest()).decode()
     if jwt_parts(token)[0].get("kid") != kid:
-        pytest.skip("the emulator's key on disk is not the one that signed the token")
+        pytest.fail(
+            f"the key at {path} is not the one that signed the token: is STATE_DIR another "
+            "MiniStack's?"
+        )
     return key
 
 
@@ -354,7 +366,7 @@ def test_cors_answers_the_site_origin_only(board):
     assert "access-control-allow-origin" not in theirs.headers
 
 
-def test_the_site_and_its_configuration_are_served(board):
+def test_the_site_and_its_configuration_are_served(endpoint, board):
     # given
     base = board.url.rsplit("/", 1)[0]
 
@@ -370,6 +382,7 @@ def test_the_site_and_its_configuration_are_served(board):
     assert config.body["apiUrl"] == board.api_url
     assert config.body["userPoolId"] == board.pool_id
     assert config.body["clientId"] == board.client_id
+    assert config.body["endpointUrl"] == (endpoint.rstrip("/") if endpoint else None)
     for asset, kind in (("app.js", "text/javascript"), ("style.css", "text/css")):
         answer = http(f"{base}/{asset}")
         assert answer.status == 200
@@ -468,3 +481,46 @@ def test_no_dashboard_says_so_and_changes_nothing(endpoint, stack, capsys):
     assert "dashboard skipped (--no-dashboard)" in printed.err
     assert "already up to date" in printed.err
     assert json.loads(printed.out)["dashboard_url"] is None
+
+
+def test_low_stock_threshold_reaches_the_function_and_the_api(endpoint, aws, board, monkeypatch):
+    # given a stack of its own (the session's keeps the default 5 other tests expect),
+    # provisioned from the command line with a threshold of 8
+    from provision.__main__ import main as provision_main
+
+    monkeypatch.setenv("DASHBOARD_PASSWORD", _PASSWORD)
+    name = f"thr-{uuid.uuid4().hex[:6]}"
+    target = ["--stack", name, *(["--endpoint-url", endpoint] if endpoint else [])]
+    located = deploy.locate(aws, name)
+    try:
+        options = ["--quiet", "--low-stock-threshold", "8", "--dashboard-user", "staff"]
+        assert provision_main(["up", *target, *options]) == 0
+        outputs = deploy.outputs(aws, located)
+        store = f"Store-{uuid.uuid4().hex[:8]}"
+        upload_and_wait_for_report(
+            aws,
+            outputs,
+            f"{store}/today.csv",
+            f"store,item,count\n{store},Eight left,8\n{store},Nine left,9\n".encode(),
+        )
+
+        # when
+        function = aws.lambda_.get_function_configuration(
+            FunctionName=outputs["dashboard"]["function"]
+        )
+        token = sign_in(aws, outputs["dashboard"]["app_client_id"], "staff", _PASSWORD)
+        items = http(f"{outputs['dashboard']['api_url']}/items", token["AccessToken"])
+        summary = http(f"{outputs['dashboard']['api_url']}/summary", token["AccessToken"])
+    finally:
+        deploy.destroy(aws, located)
+
+    # then: 8 is low there (it is OK under the default 5), and both routes say the threshold
+    assert function["Environment"]["Variables"]["LOW_STOCK_THRESHOLD"] == "8"
+    assert items.status == 200, items.body
+    assert {row["item"]: row["status"] for row in items.body["items"]} == {
+        "Eight left": "low",
+        "Nine left": "ok",
+    }
+    assert items.body["low_stock_threshold"] == 8
+    assert summary.body["low_stock_threshold"] == 8
+    assert summary.body["totals"]["low_stock"] == 1

@@ -2,23 +2,27 @@
 signs in, sees the uploaded data, filters, survives a reload, renders hostile names as text,
 and signs out. Screenshots go to test-artifacts/.
 
-Skips when Chromium or Playwright is missing, unless REQUIRE_BROWSER is set (as .ci/run does),
-where that is a failure.
+Skips when Chromium or Playwright is missing, or the target has no dashboard, unless
+REQUIRE_BROWSER is set (as .ci/run does), where that is a failure.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from botocore.exceptions import ClientError
 
 from provision import dashboard, deploy
 from provision.resources import Aws, Changes
+from tests.integration.support import require_dashboard, unavailable
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -29,16 +33,16 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 # Long enough for a refresh cycle (5 s) and a load; conditions, not sleeps.
 WAIT_MS = 20_000
+# As in site/app.js: where the page keeps its session, and how long before expiry it renews.
+SESSION_KEY = "inventory-dashboard-session"
+REFRESH_MARGIN_MS = 60_000
 
 
-def _missing(what: str) -> None:
-    message = (
+def _missing(what: str) -> NoReturn:
+    unavailable(
         f"{what}; install it to run the browser tests: `apt-get install -y chromium` "
         "(Debian package chromium) and `make venv` (playwright is in requirements-dev.txt)"
     )
-    if os.environ.get("REQUIRE_BROWSER"):
-        pytest.fail(f"REQUIRE_BROWSER is set but {message}")
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +66,7 @@ def site(aws: Aws, stack: dict[str, Any], pipeline: Any) -> dict[str, str]:
     """The dashboard, a user, and data: the lab's Berlin sample under a store name of this
     module's own (other tests count Berlin's alerts), and a store whose items include a name
     that is HTML."""
-    if not stack["dashboard_url"]:
-        pytest.skip(stack["dashboard"]["skipped"])
+    require_dashboard(stack)
     located = deploy.locate(aws, stack["stack"])
     dashboard.ensure_user(aws, located, "browser", PASSWORD, Changes())
     samples = Path(__file__).resolve().parents[2] / "sample-data"
@@ -75,7 +78,14 @@ def site(aws: Aws, stack: dict[str, Any], pipeline: Any) -> dict[str, str]:
         f"browser/{store}.csv",
         f'store,item,count\n{store},"{HOSTILE}",3\n{store},Echo Show,0\n'.encode(),
     )
-    return {"url": stack["dashboard_url"], "store": store, "sample_store": sample_store}
+    return {
+        "url": stack["dashboard_url"],
+        "store": store,
+        "sample_store": sample_store,
+        "uploads_bucket": stack["uploads_bucket"],
+        "client_id": stack["dashboard"]["app_client_id"],
+        "endpoint": (stack["endpoint"] or "").rstrip("/"),
+    }
 
 
 @pytest.fixture
@@ -111,6 +121,56 @@ def sign_in_with_the_keyboard(page: Any, username: str, password: str) -> None:
     page.keyboard.press("Tab")
     page.keyboard.type(password)
     page.keyboard.press("Enter")
+
+
+def sign_in_with_the_mouse(page: Any, username: str, password: str) -> None:
+    """Click each field, type, click the button."""
+    page.get_by_label("Username").click()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").click()
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def stored_session(page: Any) -> dict[str, Any]:
+    """The session the page keeps in sessionStorage: tokens, and expiresAt in the page's time."""
+    found: dict[str, Any] = json.loads(
+        page.evaluate("key => sessionStorage.getItem(key)", SESSION_KEY) or "null"
+    )
+    return found
+
+
+def wait_for_stored_access_token(page: Any, token: str) -> None:
+    """Until the page has stored `token` (it does so once it has read Cognito's answer)."""
+    page.wait_for_function(
+        "([key, token]) => (JSON.parse(sessionStorage.getItem(key)) || {}).accessToken === token",
+        arg=[SESSION_KEY, token],
+        polling=100,
+    )
+
+
+def is_cognito_call(request: Any, action: str, auth_flow: str | None = None) -> bool:
+    """True for the page's request to Cognito for `action` (and, for InitiateAuth, the flow)."""
+    if request.headers.get("x-amz-target") != f"AWSCognitoIdentityProviderService.{action}":
+        return False
+    return auth_flow is None or json.loads(request.post_data or "{}").get("AuthFlow") == auth_flow
+
+
+def is_token_renewal(response: Any) -> bool:
+    return is_cognito_call(response.request, "InitiateAuth", "REFRESH_TOKEN_AUTH")
+
+
+def is_items_request(request: Any) -> bool:
+    return urlsplit(request.url).path.endswith("/items")
+
+
+def bearer_token(request: Any) -> str:
+    return str(request.headers.get("authorization", "")).removeprefix("Bearer ")
+
+
+def renewed_access_token(renewal: Any) -> str:
+    """The access token in Cognito's answer to REFRESH_TOKEN_AUTH."""
+    return str(renewal.json()["AuthenticationResult"]["AccessToken"])
 
 
 def rows_of(page: Any, store: str) -> Any:
@@ -203,6 +263,86 @@ def test_sign_in_see_filter_sort_reload_and_sign_out(page, site, pipeline):
     expect(page.locator("#dashboard-view")).to_be_hidden()
 
 
+def test_search_and_status_survive_a_reload_and_the_page_refetches_by_itself(page, site, pipeline):
+    from playwright.sync_api import expect
+
+    # given a store of this test's own whose item names carry a tag no other row has
+    tag = uuid.uuid4().hex[:6]
+    store = f"Lamps-{tag}"
+    pipeline.upload(
+        f"browser/{store}.csv",
+        (
+            "store,item,count\n"
+            f"{store},Lamp {tag} small,3\n"
+            f"{store},Lamp {tag} large,0\n"
+            f"{store},Lamp {tag} desk,40\n"
+            f"{store},Chair {tag},2\n"
+        ).encode(),
+    )
+    page.goto(site["url"])
+    sign_in_with_the_keyboard(page, "browser", PASSWORD)
+    expect(rows_of(page, store)).to_have_count(4)
+    rows = page.locator("#items-body tr")
+    search = page.get_by_label("Search items")
+    status = page.get_by_label("Status")
+
+    # when a search is typed, in another case than the names
+    search.press_sequentially(f"LAMP {tag}")
+
+    # then only the three lamps show, of every store
+    expect(rows.locator("td.item-name")).to_have_text(
+        [f"Lamp {tag} desk", f"Lamp {tag} large", f"Lamp {tag} small"]
+    )
+
+    # when a status is chosen as well
+    status.select_option("low")
+
+    # then only the low lamp is left, and both filters are in the address
+    expect(rows.locator("td.item-name")).to_have_text([f"Lamp {tag} small"])
+    expect(rows.locator(".badge")).to_have_text(["Low"])
+    assert parse_qs(urlsplit(page.url).fragment) == {"status": ["low"], "q": [f"LAMP {tag}"]}
+
+    # when the page is reloaded
+    page.reload()
+
+    # then the filters are back in their fields, and still choose the same row
+    expect(search).to_have_value(f"LAMP {tag}")
+    expect(status).to_have_value("low")
+    expect(rows.locator("td.item-name")).to_have_text([f"Lamp {tag} small"])
+
+    # when the page refetches by itself (every 5 s), nobody touching it
+    last_fetched = page.locator("#last-fetched")
+    expect(last_fetched).to_have_text(re.compile(r"^Last fetched "))
+    first_fetch = last_fetched.text_content()
+
+    # then "Last fetched" moves on (it shows seconds; expect's own 5 s is one refresh cycle,
+    # too tight), and the filters still hold
+    expect(last_fetched).not_to_have_text(first_fetch, timeout=WAIT_MS)
+    expect(last_fetched).to_have_text(re.compile(r"^Last fetched "))
+    expect(search).to_have_value(f"LAMP {tag}")
+    expect(rows.locator("td.item-name")).to_have_text([f"Lamp {tag} small"])
+
+
+@pytest.mark.parametrize(
+    ("sign_in", "outline"), [(sign_in_with_the_keyboard, "solid"), (sign_in_with_the_mouse, "none")]
+)
+def test_focus_shows_after_the_keyboard_and_not_after_the_mouse(page, site, sign_in, outline):
+    # given the sign-in page
+    from playwright.sync_api import expect
+
+    page.goto(site["url"])
+
+    # when the user signs in, with the keyboard or with the mouse
+    sign_in(page, "browser", PASSWORD)
+
+    # then focus moves to the heading either way; its ring shows only for the keyboard user
+    title = page.get_by_role("heading", name="Stock levels")
+    expect(title).to_be_focused()
+    expect(title).to_have_css("outline-style", outline)
+    if outline == "solid":
+        expect(title).to_have_css("outline-width", "3px")
+
+
 def test_a_name_that_is_html_shows_as_text_and_runs_nothing(page, site):
     from playwright.sync_api import expect
 
@@ -224,6 +364,171 @@ def test_a_name_that_is_html_shows_as_text_and_runs_nothing(page, site):
     assert page.locator("#items-body img").count() == 0
     assert page.locator("img").count() == 0
     assert page.problems == []  # no alert dialog, no page error
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def test_the_token_is_renewed_before_it_expires_and_the_new_one_is_used(page, site):
+    from playwright.sync_api import expect
+
+    # given a signed-in page whose clock the test moves
+    page.clock.install()
+    page.goto(site["url"])
+    sign_in_with_the_keyboard(page, "browser", PASSWORD)
+    expect(page.locator("#last-fetched")).to_have_text(re.compile(r"^Last fetched "))
+    signed_in = stored_session(page)
+    # and the tab hidden: the page then stops refetching, which would renew a stale token on
+    # its own, so only the renewal timer can act
+    page.evaluate(
+        "Object.defineProperty(document, 'hidden', { configurable: true, get: () => true })"
+    )
+
+    # when the page's time jumps to 5 s past the renewal time (a minute before expiry)
+    renewal_due_ms = signed_in["expiresAt"] - page.evaluate("Date.now()") - REFRESH_MARGIN_MS
+    assert renewal_due_ms > 0
+    with page.expect_response(is_token_renewal) as renewal:
+        page.clock.fast_forward(renewal_due_ms + 5_000)
+
+    # then Cognito renewed the tokens before they expired, and the page keeps the new ones
+    assert renewal.value.ok
+    assert page.evaluate("Date.now()") < signed_in["expiresAt"]
+    new_token = renewed_access_token(renewal.value)
+    assert new_token != signed_in["accessToken"]
+    wait_for_stored_access_token(page, new_token)
+    assert stored_session(page)["expiresAt"] > signed_in["expiresAt"]
+
+    # when the tab is shown again, which refetches at once
+    with page.expect_request(is_items_request) as next_items:
+        page.evaluate(
+            "delete document.hidden; document.dispatchEvent(new Event('visibilitychange'))"
+        )
+
+    # then that request carries the new token, and the API accepts it
+    assert bearer_token(next_items.value) == new_token
+    assert next_items.value.response().status == 200
+    expect(page.get_by_role("heading", name="Stock levels")).to_be_visible()
+
+
+def test_a_reload_with_a_token_about_to_expire_renews_it_before_the_first_request(page, site):
+    from playwright.sync_api import expect
+
+    # given a signed-in page whose stored token, as far as the page knows, expires in 30 s
+    # (inside the renewal margin), as after a laptop slept through the renewal timer
+    page.goto(site["url"])
+    sign_in_with_the_keyboard(page, "browser", PASSWORD)
+    expect(page.locator("#last-fetched")).to_have_text(re.compile(r"^Last fetched "))
+    page.evaluate(
+        """key => {
+            const session = JSON.parse(sessionStorage.getItem(key));
+            session.expiresAt = Date.now() + 30000;
+            sessionStorage.setItem(key, JSON.stringify(session));
+        }""",
+        SESSION_KEY,
+    )
+    requests: list[tuple[str, str]] = []  # ("renewal", "") or ("items", its bearer), in order
+    page.on(
+        "request",
+        lambda request: (
+            requests.append(("renewal", ""))
+            if is_cognito_call(request, "InitiateAuth", "REFRESH_TOKEN_AUTH")
+            else requests.append(("items", bearer_token(request)))
+            if is_items_request(request)
+            else None
+        ),
+    )
+
+    # when the page is reloaded
+    with page.expect_response(is_token_renewal) as renewal:
+        page.reload()
+    expect(page.locator("#last-fetched")).to_have_text(re.compile(r"^Last fetched "))
+
+    # then it renewed first, and asked for the items with the new token only
+    new_token = renewed_access_token(renewal.value)
+    assert requests[0] == ("renewal", "")
+    assert {token for kind, token in requests if kind == "items"} == {new_token}
+
+
+def test_an_api_401_renews_the_token_and_retries_once_then_signs_out(page, site):
+    from playwright.sync_api import expect
+
+    # given a signed-in page
+    page.goto(site["url"])
+    sign_in_with_the_keyboard(page, "browser", PASSWORD)
+    expect(page.locator("#last-fetched")).to_have_text(re.compile(r"^Last fetched "))
+    signed_in = stored_session(page)
+    # and an API that refuses the next request for the items, as it would a token that
+    # expired early (a laptop's clock that drifted, say)
+    items_tokens: list[str] = []  # the bearer of each request for the items, in order
+    refused: list[str] = []
+
+    def refuse_once(route: Any) -> None:
+        items_tokens.append(bearer_token(route.request))
+        if refused:
+            route.fallback()
+        else:
+            refused.append(bearer_token(route.request))
+            route.fulfill(status=401, json={"message": "Unauthorized"})
+
+    page.route("**/items?*", refuse_once)
+
+    # when the page fetches the items (choosing a status fetches at once)
+    with page.expect_response(is_token_renewal) as renewal:
+        page.get_by_label("Status").select_option("out")
+
+    # then it renewed the token, asked again with the new one, and shows the answer
+    new_token = renewed_access_token(renewal.value)
+    expect(page.locator("#items-body tr").first.locator(".badge")).to_have_text("Out of stock")
+    assert refused == [signed_in["accessToken"]]
+    assert items_tokens[:2] == [signed_in["accessToken"], new_token]
+    expect(page.get_by_role("heading", name="Stock levels")).to_be_visible()
+
+    # when the API refuses the renewed token too
+    page.unroute("**/items?*")
+    page.route(
+        "**/items?*", lambda route: route.fulfill(status=401, json={"message": "Unauthorized"})
+    )
+    page.get_by_label("Status").select_option("low")
+
+    # then the session ends, saying so: one renewal and one retry, not a loop
+    expect(page.get_by_role("alert")).to_have_text("Your session has ended. Please sign in again.")
+    assert stored_session(page) is None
+    # (the browser logs each 401 as a console error: expected here, and only here)
+    page.problems[:] = [found for found in page.problems if "status of 401" not in found]
+
+
+def test_sign_out_revokes_the_refresh_token(page, site, aws):
+    from playwright.sync_api import expect
+
+    # given a signed-in page, and its refresh token, which still renews tokens
+    page.goto(site["url"])
+    sign_in_with_the_keyboard(page, "browser", PASSWORD)
+    expect(page.get_by_role("heading", name="Stock levels")).to_be_visible()
+    refresh_token = stored_session(page)["refreshToken"]
+    cognito = aws.client("cognito-idp")
+
+    def renew_with_refresh_token() -> Any:
+        return cognito.initiate_auth(
+            ClientId=site["client_id"],
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": refresh_token},
+        )
+
+    assert renew_with_refresh_token()["AuthenticationResult"]["AccessToken"]
+
+    # when the user signs out
+    with page.expect_response(
+        lambda response: is_cognito_call(response.request, "RevokeToken")
+    ) as revocation:
+        page.get_by_role("button", name="Sign out").click()
+
+    # then Cognito accepted the revocation, and refuses that refresh token from then on
+    assert revocation.value.ok
+    assert json.loads(revocation.value.request.post_data)["Token"] == refresh_token
+    with pytest.raises(ClientError) as refused:
+        renew_with_refresh_token()
+    assert refused.value.response["Error"]["Code"] == "NotAuthorizedException"
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
 
 
 def test_phone_width_and_the_empty_table(browser, site):
@@ -262,9 +567,12 @@ def test_phone_width_and_the_empty_table(browser, site):
         )
         page.get_by_label("Status").select_option("out")  # a refresh, now
 
-        # then it says how to upload a file
+        # then it says how to upload a file, with the command that works on this target
         expect(page.get_by_role("heading", name="No items yet")).to_be_visible()
-        expect(page.locator("#upload-hint")).to_contain_text("aws s3 cp stock.csv s3://")
+        on_emulator = f" --endpoint-url {site['endpoint']}" if site["endpoint"] else ""
+        expect(page.locator("#upload-hint")).to_have_text(
+            f"aws s3 cp stock.csv s3://{site['uploads_bucket']}/{on_emulator}"
+        )
         page.screenshot(path=ARTIFACTS / "dashboard-phone-empty.png")
     finally:
         context.close()

@@ -21,6 +21,7 @@ from provision.dashboard import (
     Names,
     addresses,
     generate_password,
+    inventory_api_function,
     inventory_api_policy,
     site_config,
     site_policy,
@@ -122,6 +123,24 @@ def test_parliament_finds_nothing_in_the_dashboard_policies():
     assert findings == []
 
 
+# ---------------------------------------------------------------- the function
+
+
+@pytest.mark.parametrize("threshold", [5, 8, 0])
+def test_the_function_is_given_the_table_and_the_low_stock_threshold(threshold):
+    # given
+    settings = Settings(low_stock_threshold=threshold)
+
+    # when
+    spec = inventory_api_function(STACK, settings, "arn:aws:iam::1:role/r", b"zip", "python3.11")
+
+    # then: the handler reads both from its environment
+    assert spec.name == "inventory-inventory_api"
+    assert spec.configuration()["Environment"] == {
+        "Variables": {"TABLE_NAME": "inventory-inventory", "LOW_STOCK_THRESHOLD": str(threshold)}
+    }
+
+
 # ---------------------------------------------------------------- addresses
 
 
@@ -168,6 +187,7 @@ def test_the_site_configuration_holds_addresses_and_ids_only():
 
     # then
     assert config == {
+        "endpointUrl": None,
         "region": "eu-west-1",
         "userPoolId": "eu-west-1_pool",
         "clientId": "client123",
@@ -176,6 +196,17 @@ def test_the_site_configuration_holds_addresses_and_ids_only():
         "refreshSeconds": 5,
         "uploadsBucket": "inventory-uploads-123456789012-eu-west-1",
     }
+
+
+def test_on_an_emulator_the_site_configuration_names_its_endpoint():
+    # given: an endpoint as given on the command line, trailing slash and all
+    where = addresses(Aws(session(), "http://127.0.0.1:4566/"), NAMES)
+
+    # when
+    config = site_config(STACK, where, "eu-west-1_pool", "client123", "http://api.example")
+
+    # then: the page adds it to the upload command it shows
+    assert config["endpointUrl"] == "http://127.0.0.1:4566"
 
 
 def test_names_fit_the_services_limits():
