@@ -540,6 +540,15 @@ def ensure_invoke_permission(
 ) -> None:
     """Allow `principal` (a service) to invoke the function for `source_arn` only."""
     statement_id = f"{principal.split('.')[0]}-invoke"
+    # Read first rather than rely on add_permission refusing a duplicate: not every target
+    # refuses one (moto adds it again), and the run would then report a change each time.
+    document = ignore_missing(
+        lambda: aws.lambda_.get_policy(FunctionName=function)["Policy"],
+        "ResourceNotFoundException",
+    )
+    statements = json.loads(document)["Statement"] if document else []
+    if any(statement.get("Sid") == statement_id for statement in statements):
+        return
     try:
         aws.lambda_.add_permission(
             FunctionName=function,
