@@ -14,7 +14,7 @@ from dataclasses import replace
 from botocore.exceptions import BotoCoreError, ClientError
 
 from provision import dashboard, deploy, replay
-from provision.resources import Changes
+from provision.resources import Changes, GaveUp
 from provision.stack import DEFAULT_STACK, Settings
 
 
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     except (deploy.StackNotFound, LookupError) as error:
         print(f"error: {error}; run `python -m provision up` first", file=sys.stderr)
         return 1
-    except dashboard.DashboardError as error:
+    except (dashboard.DashboardError, GaveUp) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except (ClientError, BotoCoreError) as error:

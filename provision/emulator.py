@@ -27,6 +27,8 @@ RUN_DIR = Path(os.environ.get("INVENTORY_RUN_DIR", ROOT / ".run"))
 DEFAULT_PORT = 4566
 HEALTH_PATH = "/_localstack/health"  # both emulators answer here
 EMULATORS = ("ministack", "localstack")
+# How `make up` runs MiniStack, and so how `make down` recognises it: this virtualenv's Python.
+MINISTACK_COMMAND = [sys.executable, "-m", "ministack"]
 
 
 class EmulatorError(Exception):
@@ -142,7 +144,7 @@ class MiniStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             return subprocess.Popen(
-                [sys.executable, "-m", "ministack"],
+                MINISTACK_COMMAND,
                 env=self.environment(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -162,6 +164,38 @@ def stop_process(pid: int, timeout: float = 10) -> None:
                 os.killpg(pid, signal.SIGKILL)
             break
         time.sleep(0.1)
+
+
+def is_our_ministack(pid: int) -> bool:
+    """True if `pid` is alive and is MiniStack run by this virtualenv's Python.
+
+    After a reboot the pid in the record may be any other program's; only ours is stopped.
+    """
+    return _alive(pid) and command_line(pid) == " ".join(MINISTACK_COMMAND)
+
+
+def command_line(pid: int, proc: Path = Path("/proc")) -> str | None:
+    """The arguments process `pid` was started with, joined by spaces; None if it has gone.
+
+    Read from /proc on Linux, from `ps` where there is no /proc (macOS).
+    """
+    if (proc / "self").is_dir():
+        try:
+            raw = (proc / str(pid) / "cmdline").read_bytes()
+        except OSError:
+            return None
+        return " ".join(os.fsdecode(arg) for arg in raw.rstrip(b"\0").split(b"\0"))
+    try:
+        listed = subprocess.run(
+            ["ps", "-o", "command=", "-p", str(pid)],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return listed.stdout.strip() or None
 
 
 def _alive(pid: int) -> bool:
@@ -240,10 +274,11 @@ def _running_emulator() -> str | None:
     if emulator == "ministack":
         pid_file = RUN_DIR / "ministack.pid"
         pid = pid_file.read_text().strip() if pid_file.exists() else ""
-        if not pid.isdigit() or not _alive(int(pid)):
-            # A MiniStack that died, or a machine that rebooted: nothing to stop, so the stale
-            # record is removed and the caller goes on (failing would only make the user
-            # delete the file by hand).
+        if not pid.isdigit() or not is_our_ministack(int(pid)):
+            # A MiniStack that died, or a machine that rebooted (where the pid may now be
+            # another program's, which must not be stopped): nothing of ours to stop, so the
+            # stale record is removed and the caller goes on (failing would only make the
+            # user delete the file by hand).
             print(
                 f"removed the stale pid file of a MiniStack no longer running ({pid})",
                 file=sys.stderr,

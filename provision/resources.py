@@ -83,20 +83,67 @@ def ignore_missing(call: Callable[[], T], *codes: str) -> T | None:
         raise
 
 
+class GaveUp(Exception):
+    """A call still failed with a retryable error when its deadline passed."""
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long to keep retrying, and the clock and sleep to do it with (a test's are fake)."""
+
+    timeout: float
+    first_delay: float = 0.5
+    max_delay: float = 5.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+
 def retry_while(
-    call: Callable[[], T], retryable: Callable[[ClientError], bool], timeout: float, what: str
+    call: Callable[[], T], retryable: Callable[[ClientError], bool], patience: Patience, what: str
 ) -> T:
-    """Call until it stops failing with a retryable error (IAM's eventual consistency on AWS)."""
-    deadline = time.monotonic() + timeout
-    delay = 0.5
+    """Call until it stops failing with a retryable error, backing off up to the deadline.
+
+    Raises:
+        GaveUp: naming `what` and the last error, if it still failed so at the deadline.
+        ClientError: any error that is not retryable, at once.
+    """
+    deadline = patience.clock() + patience.timeout
+    delay = patience.first_delay
     while True:
         try:
             return call()
         except ClientError as error:
-            if not retryable(error) or time.monotonic() + delay > deadline:
+            if not retryable(error):
                 raise
-            time.sleep(delay)  # a backoff between attempts, bounded by the deadline above
-            delay = min(delay * 2, 5)
+            remaining = deadline - patience.clock()
+            if remaining <= 0:
+                raise GaveUp(
+                    f"gave up after {patience.timeout:.0f}s waiting for {what}: {error}"
+                ) from error
+            patience.sleep(min(delay, remaining))  # the last attempt lands on the deadline
+            delay = min(delay * 2, patience.max_delay)
+
+
+# On AWS a new role, or a role's new policy, takes seconds to reach Lambda, which checks it
+# whenever a call names the function's role or relies on its permissions. Until then such
+# calls fail with InvalidParameterValueException and a message naming the role: "The role
+# defined for the function cannot be assumed by Lambda.", "The provided execution role does
+# not have permissions to call SendMessage on SQS", "Cannot access stream ... Please ensure
+# the role can perform the GetRecords ... Actions on your stream in IAM."
+ROLE_PROPAGATION = Patience(timeout=60)
+
+
+def role_not_ready(error: ClientError) -> bool:
+    """True if Lambda refused the call over a role IAM may not have propagated yet."""
+    message = str(error.response.get("Error", {}).get("Message", "")).lower()
+    return error_code(error) == "InvalidParameterValueException" and "role" in message
+
+
+def while_role_propagates(call: Callable[[], T], what: str) -> T:
+    """`call`, retried while Lambda refuses the role it relies on (see ROLE_PROPAGATION)."""
+    return retry_while(
+        call, role_not_ready, ROLE_PROPAGATION, f"Lambda to accept the role of {what}"
+    )
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -418,16 +465,11 @@ def ensure_function(aws: Aws, spec: FunctionSpec, changes: Changes) -> str:
         "ResourceNotFoundException",
     )
     if current is None:
-        # On AWS a new role takes a few seconds before Lambda may assume it.
-        retry_while(
+        while_role_propagates(
             lambda: aws.lambda_.create_function(
                 FunctionName=spec.name, Code={"ZipFile": spec.package}, **spec.configuration()
             ),
-            lambda error: (
-                error_code(error) == "InvalidParameterValueException" and "assume" in str(error)
-            ),
-            timeout=60,
-            what=f"role of {spec.name}",
+            f"function {spec.name}",
         )
         changes.record("created", "function", spec.name)
     else:
@@ -446,7 +488,10 @@ def ensure_function(aws: Aws, spec: FunctionSpec, changes: Changes) -> str:
         }
         if have != wanted:
             _wait_updated(aws, spec.name)
-            aws.lambda_.update_function_configuration(FunctionName=spec.name, **wanted)
+            while_role_propagates(
+                lambda: aws.lambda_.update_function_configuration(FunctionName=spec.name, **wanted),
+                f"function {spec.name}",
+            )
             changes.record("updated", "function configuration", spec.name)
     aws.lambda_.get_waiter("function_active_v2").wait(
         FunctionName=spec.name, WaiterConfig={"Delay": 1, "MaxAttempts": 300}
@@ -482,7 +527,11 @@ def ensure_async_invoke_config(
             },
         }
     if have != wanted:
-        aws.lambda_.put_function_event_invoke_config(FunctionName=function, **wanted)
+        # Lambda checks that the role may send to the destination.
+        while_role_propagates(
+            lambda: aws.lambda_.put_function_event_invoke_config(FunctionName=function, **wanted),
+            f"function {function}",
+        )
         changes.record("updated", "async invoke config", function)
 
 
@@ -491,6 +540,15 @@ def ensure_invoke_permission(
 ) -> None:
     """Allow `principal` (a service) to invoke the function for `source_arn` only."""
     statement_id = f"{principal.split('.')[0]}-invoke"
+    # Read first rather than rely on add_permission refusing a duplicate: not every target
+    # refuses one (moto adds it again), and the run would then report a change each time.
+    document = ignore_missing(
+        lambda: aws.lambda_.get_policy(FunctionName=function)["Policy"],
+        "ResourceNotFoundException",
+    )
+    statements = json.loads(document)["Statement"] if document else []
+    if any(statement.get("Sid") == statement_id for statement in statements):
+        return
     try:
         aws.lambda_.add_permission(
             FunctionName=function,
@@ -535,16 +593,19 @@ def ensure_stream_mapping(aws: Aws, spec: StreamMappingSpec, changes: Changes) -
     )["EventSourceMappings"]
     wanted = spec.settings()
     if not mappings:
-        uuid = str(
-            aws.lambda_.create_event_source_mapping(
+        # Lambda checks that the role may read the stream and send to the destination.
+        created = while_role_propagates(
+            lambda: aws.lambda_.create_event_source_mapping(
                 FunctionName=spec.function,
                 EventSourceArn=spec.stream_arn,
                 # From the start of the stream: nothing written before the mapping is missed.
                 StartingPosition="TRIM_HORIZON",
                 Enabled=True,
                 **wanted,
-            )["UUID"]
+            ),
+            f"function {spec.function}",
         )
+        uuid = str(created["UUID"])
         changes.record("created", "stream mapping", spec.function)
     else:
         mapping = mappings[0]
@@ -552,7 +613,10 @@ def ensure_stream_mapping(aws: Aws, spec: StreamMappingSpec, changes: Changes) -
         have = {key: mapping.get(key) for key in wanted}
         if have != wanted:
             _wait_mapping_settled(aws, uuid)
-            aws.lambda_.update_event_source_mapping(UUID=uuid, **wanted)
+            while_role_propagates(
+                lambda: aws.lambda_.update_event_source_mapping(UUID=uuid, **wanted),
+                f"function {spec.function}",
+            )
             changes.record("updated", "stream mapping", spec.function)
     _wait_mapping_settled(aws, uuid)
     return uuid

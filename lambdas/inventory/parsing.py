@@ -29,6 +29,12 @@ _CSV_EXTENSIONS = {".csv"}
 _JSON_EXTENSIONS = {".json"}
 _JSON_LINES_EXTENSIONS = {".jsonl", ".ndjson"}
 
+# The reason a .json file holding one object (not an array, not one object a line) gets.
+SINGLE_OBJECT = (
+    "the file is a single JSON object; expected an array of objects "
+    '([{"store": ..., "item": ..., "count": ...}, ...]) or one object per line'
+)
+
 csv.field_size_limit(MAX_RECORD_CHARS)
 
 # JSON can spell a lone UTF-16 surrogate (\ud800), which no UTF-8 text (the table, the
@@ -59,8 +65,9 @@ def read_records(stream: BinaryIO, filename: str) -> Iterator[Record]:
     """Yield the records of an inventory file, choosing the reader from the file's extension.
 
     Raises:
-        FileRejected: the file is empty, binary, not UTF-8, of an unknown type, or its content
-            does not match its extension; or, part-way through, it stops being readable.
+        FileRejected: the file is empty, binary, not UTF-8, of an unknown type, its content
+            does not match its extension, or it is a .json file holding a single object; or,
+            part-way through, it stops being readable.
     """
     buffered = (
         stream
@@ -86,7 +93,7 @@ def read_records(stream: BinaryIO, filename: str) -> Iterator[Record]:
         elif first == "[":
             yield from _read_json_array(text)
         else:
-            yield from _read_json_lines(text)
+            yield from _read_json_lines(text, named_json=kind == "json")
     except UnicodeDecodeError as error:
         raise FileRejected(
             f"the file is not valid UTF-8 (byte {error.object[error.start]:#04x})"
@@ -223,33 +230,76 @@ def _csv_problem(error: csv.Error) -> str:
     return f"malformed CSV: {error}"
 
 
-def _read_json_lines(text: io.TextIOWrapper) -> Iterator[Record]:
-    produced = False
+def _read_json_lines(text: io.TextIOWrapper, named_json: bool = False) -> Iterator[Record]:
+    """One record per non-blank line.
+
+    A `.json` file may hold JSON Lines, or one object written where records were expected
+    (`{"items": [...]}`, often pretty-printed). Its first line tells them apart: the file is
+    one object if that line opens a value the line break cuts short, or if it is the file's
+    only line and an object naming none of the fields (or longer than a record may be).
+    Without that, such a file would get a rejected row per line and no reason to act on.
+    """
+    lines = _json_text_lines(text)
+    first = next(lines, None)
+    if first is None:
+        raise FileRejected("the file contains no JSON records")
+    line, raw = first
+    if named_json and raw is not None and _opens_a_value_on_several_lines(raw):
+        raise FileRejected(SINGLE_OBJECT, line)
+    record = _json_line_record(line, raw)
+    if named_json and (raw is None or _names_no_field(record)):
+        second = next(lines, None)
+        if second is None:
+            raise FileRejected(SINGLE_OBJECT, line)
+        yield record
+        record = _json_line_record(*second)
+    yield record
+    for line, raw in lines:
+        yield _json_line_record(line, raw)
+
+
+def _json_text_lines(text: io.TextIOWrapper) -> Iterator[tuple[int, str | None]]:
+    """Each non-blank line with its number; None for a line longer than a record may be (the
+    rest of it is skipped unread, so one hostile line cannot hold the file in memory)."""
     line = 0
     while True:
         raw = text.readline(MAX_RECORD_CHARS + 1)
         if not raw:
-            break
+            return
         line += 1
         if len(raw) > MAX_RECORD_CHARS and not raw.endswith("\n"):
             _skip_rest_of_line(text)
-            produced = True
-            yield Record(line, {}, f"the line is longer than {MAX_RECORD_CHARS} characters")
-            continue
-        if not raw.strip():
-            continue
-        produced = True
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as error:
-            yield Record(line, {}, f"invalid JSON: {error.msg}")
-            continue
-        except (ValueError, RecursionError) as error:  # too many digits, too deeply nested
-            yield Record(line, {}, _undecodable(error))
-            continue
-        yield _json_record(line, value, _SURROGATE_ESCAPE.search(raw) is not None)
-    if not produced:
-        raise FileRejected("the file contains no JSON records")
+            yield line, None
+        elif raw.strip():
+            yield line, raw
+
+
+def _json_line_record(line: int, raw: str | None) -> Record:
+    if raw is None:
+        return Record(line, {}, f"the line is longer than {MAX_RECORD_CHARS} characters")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as error:
+        return Record(line, {}, f"invalid JSON: {error.msg}")
+    except (ValueError, RecursionError) as error:  # too many digits, too deeply nested
+        return Record(line, {}, _undecodable(error))
+    return _json_record(line, value, _SURROGATE_ESCAPE.search(raw) is not None)
+
+
+def _opens_a_value_on_several_lines(raw: str) -> bool:
+    """True if the line is valid JSON as far as it goes and ends before its value does."""
+    try:
+        json.loads(raw)
+    except json.JSONDecodeError as error:
+        return error.pos >= len(raw.rstrip())
+    except (ValueError, RecursionError):
+        return False
+    return False
+
+
+def _names_no_field(record: Record) -> bool:
+    """An object, but of something else: none of its keys is a field of a record."""
+    return bool(record.fields) and not any(name in record.fields for name in FIELDS)
 
 
 def _skip_rest_of_line(text: io.TextIOWrapper) -> None:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -74,12 +75,29 @@ def test_a_taken_port_is_one_clear_sentence_and_a_failure(run_dir):
     )
 
 
+@contextmanager
+def _another_program() -> Iterator[subprocess.Popen[bytes]]:
+    """A live process that is not MiniStack, leading its own process group as MiniStack does
+    (so a `make down` that took it for MiniStack would kill it)."""
+    other = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    try:
+        yield other
+    finally:
+        other.kill()
+        other.wait()
+
+
+def _record_ministack(run_dir: Path, pid: int) -> None:
+    """The records `make up` leaves: which emulator runs, and MiniStack's pid."""
+    (run_dir / "emulator").write_text("ministack")
+    (run_dir / "ministack.pid").write_text(str(pid))
+
+
 def test_a_stale_pid_file_is_cleared_and_the_emulator_starts(run_dir):
     # given the records of a MiniStack that died (a pid no process has)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (run_dir / "emulator").write_text("ministack")
-    (run_dir / "ministack.pid").write_text(str(dead.pid))
+    _record_ministack(run_dir, dead.pid)
 
     # when
     result = _emulator(run_dir, "start", "--emulator", "ministack", "--port", str(free_port()))
@@ -90,6 +108,45 @@ def test_a_stale_pid_file_is_cleared_and_the_emulator_starts(run_dir):
         result.stderr
     )
     assert "ministack is running" in result.stderr
+
+
+def test_a_pid_file_naming_another_program_is_stale_and_stop_leaves_that_program_alone(run_dir):
+    with _another_program() as other:
+        # given the records name a live process that is not MiniStack (a pid reused after a
+        # reboot)
+        _record_ministack(run_dir, other.pid)
+
+        # when
+        result = _emulator(run_dir, "stop")
+
+        # then the record is removed in one sentence, and the other program still runs
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.splitlines() == [
+            f"removed the stale pid file of a MiniStack no longer running ({other.pid})",
+            "no emulator is running",
+        ]
+        assert other.poll() is None
+        assert not (run_dir / "ministack.pid").exists()
+        assert not (run_dir / "emulator").exists()
+
+
+def test_a_pid_file_naming_another_program_is_stale_and_the_emulator_starts(run_dir):
+    with _another_program() as other:
+        # given
+        _record_ministack(run_dir, other.pid)
+        port = str(free_port())
+
+        # when
+        result = _emulator(run_dir, "start", "--emulator", "ministack", "--port", port)
+
+        # then
+        assert result.returncode == 0, result.stderr
+        assert f"removed the stale pid file of a MiniStack no longer running ({other.pid})" in (
+            result.stderr
+        )
+        assert "ministack is running" in result.stderr
+        assert other.poll() is None
+        assert (run_dir / "ministack.pid").read_text() != str(other.pid)
 
 
 def test_localstack_without_docker_is_one_clear_sentence_and_a_failure(run_dir):

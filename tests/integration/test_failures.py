@@ -262,6 +262,7 @@ def test_a_late_older_snapshot_never_overwrites_a_newer_one(pipeline, aws: Aws, 
 # ---------------------------------------------------------------- hostile input
 
 
+ONE_OBJECT = "the file is a single JSON object; expected an array of objects"
 HOSTILE_FILES = [
     ("empty.csv", b"", "rejected", "empty"),
     ("header-only.csv", b"store,item,count\n", "rejected", "no data rows"),
@@ -271,8 +272,24 @@ HOSTILE_FILES = [
     ("latin1.csv", "store,item,count\nB,caf\xe9,1\n".encode("latin-1"), "rejected", "UTF-8"),
     ("nul.csv", b"store,item,count\nB,a\x00b,1\n", "rejected", "NUL"),
     ("gzipped.csv", gzip.compress(b"store,item,count\nB,x,1\n"), "rejected", "gzip"),
-    ("object.json", b'{"items": [{"store": "B", "item": "x", "count": 1}]}', "rejected", None),
-    ("types.json", b'[{"store": "B", "item": "x", "count": "many"}]', "rejected", None),
+    (
+        "object.json",
+        b'{"items": [{"store": "B", "item": "x", "count": 1}]}',
+        "rejected",
+        ONE_OBJECT,
+    ),
+    (
+        "pretty.json",
+        b'{\n  "items": [\n    {"store": "B", "item": "x", "count": 1}\n  ]\n}\n',
+        "rejected",
+        ONE_OBJECT,
+    ),
+    (
+        "types.json",
+        b'[{"store": "B", "item": "x", "count": "many"}]',
+        "rejected",
+        "count must be a whole number, not 'many'",
+    ),
     ("notes.txt", b"hello", "rejected", "unsupported file type"),
 ]
 
@@ -286,9 +303,9 @@ def test_hostile_files_get_a_report_naming_the_problem(pipeline, store, name, bo
 
     # then it gets a report saying why, and nothing of it is in the table
     assert report["status"] == status
+    assert report["rows_loaded"] == 0
     problem = (report["file_error"] or {}).get("reason") or report["rejected_rows"][0]["reason"]
-    if reason is not None:
-        assert reason in problem
+    assert reason in problem
     assert _items(pipeline, store) == []
 
 

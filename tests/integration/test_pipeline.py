@@ -177,6 +177,64 @@ def test_provisioning_again_changes_nothing(aws: Aws, stack: dict[str, Any]):
     assert again == stack
 
 
+def _queue_arn(aws: Aws, url: str) -> str:
+    attributes = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return str(attributes["Attributes"]["QueueArn"])
+
+
+MAPPING_SETTINGS = (
+    "BatchSize",
+    "MaximumRetryAttempts",
+    "BisectBatchOnFunctionError",
+    "MaximumRecordAgeInSeconds",
+    "FunctionResponseTypes",
+)
+
+
+def test_the_stream_mapping_is_provisioned_with_its_retry_limits_and_failure_queue(
+    aws: Aws, stack: dict[str, Any]
+):
+    # given the session's stack
+    stream_arn = aws.dynamodb.describe_table(TableName=stack["table"])["Table"]["LatestStreamArn"]
+
+    # when its stream mapping is read back
+    [mapping] = aws.lambda_.list_event_source_mappings(
+        FunctionName=stack["functions"]["check_stock"]
+    )["EventSourceMappings"]
+
+    # then it reads the table's stream in batches of 1,000, retries a failing batch 5 times
+    # (bisecting it), drops records older than an hour to the alert-failures queue, and lets
+    # the function report the records to retry
+    assert mapping["EventSourceArn"] == stream_arn
+    assert mapping["State"] == "Enabled"
+    assert {key: mapping.get(key) for key in MAPPING_SETTINGS} == {
+        "BatchSize": 1000,
+        "MaximumRetryAttempts": 5,
+        "BisectBatchOnFunctionError": True,
+        "MaximumRecordAgeInSeconds": 3600,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    }
+    assert mapping["DestinationConfig"]["OnFailure"] == {
+        "Destination": _queue_arn(aws, stack["alert_failures_queue_url"])
+    }
+
+
+def test_the_loader_retries_an_upload_twice_then_hands_it_to_the_load_failures_queue(
+    aws: Aws, stack: dict[str, Any]
+):
+    # given the session's stack
+    # when the loader's asynchronous invoke config is read back
+    config = aws.lambda_.get_function_event_invoke_config(
+        FunctionName=stack["functions"]["load_inventory"]
+    )
+
+    # then
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["DestinationConfig"]["OnFailure"] == {
+        "Destination": _queue_arn(aws, stack["load_failures_queue_url"])
+    }
+
+
 def test_destroy_leaves_nothing_behind(aws: Aws):
     # given a second stack that has loaded a file (non-empty buckets, log groups)
     located = deploy.locate(aws, f"gone-{uuid.uuid4().hex[:6]}")

@@ -1,8 +1,9 @@
 """What several handler and adapter tests build alike: moto's tables shaped as the provisioner
-makes them, and the Lambda context a handler is given."""
+makes them, the Lambda context a handler is given, and the embedded metrics it prints."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,3 +53,36 @@ class FakeContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_millis
+
+
+@dataclass
+class MetricFlush:
+    """One embedded-metric-format document: what Powertools prints when it flushes."""
+
+    namespace: str
+    dimensions: dict[str, str]
+    units: dict[str, str]
+    values: dict[str, list[float]]
+
+
+def metric_flushes(stdout: str) -> list[MetricFlush]:
+    """The EMF documents among the lines a handler printed, in order (log lines are skipped)."""
+    flushes: list[MetricFlush] = []
+    for line in stdout.splitlines():
+        if not line.startswith("{"):
+            continue
+        document = json.loads(line)
+        if "_aws" not in document:
+            continue
+        [directive] = document["_aws"]["CloudWatchMetrics"]
+        [dimension_names] = directive["Dimensions"]
+        names = [metric["Name"] for metric in directive["Metrics"]]
+        flushes.append(
+            MetricFlush(
+                namespace=directive["Namespace"],
+                dimensions={name: document[name] for name in dimension_names},
+                units={metric["Name"]: metric["Unit"] for metric in directive["Metrics"]},
+                values={name: document[name] for name in names},
+            )
+        )
+    return flushes

@@ -20,7 +20,7 @@ from check_stock import handler
 from inventory.adapters.clients import client
 from inventory.adapters.topic import PUBLISH_BATCH_SIZE, AlertTopic, PublishFailed
 from inventory.stock import Alert
-from tests.unit.fakes import ACCOUNT, REGION, FakeContext
+from tests.unit.fakes import ACCOUNT, REGION, FakeContext, metric_flushes
 
 FUNCTION = "inventory-check_stock"
 TOPIC_NAME = "inventory-NoStock"
@@ -517,6 +517,110 @@ def test_unreadable_record_after_a_published_alert_is_reported_not_raised(aws):
     # then: retrying the whole batch would publish apples twice; Lambda resumes at 300
     assert result == {"batchItemFailures": [{"itemIdentifier": "300"}]}
     assert delivered_items(aws) == [("berlin", "apples")]
+
+
+# --- embedded metrics (Powertools prints one EMF document a flush) --------------------------
+
+
+def alerts_published(stdout: str) -> list[float]:
+    """The AlertsPublished values of the one flush an invocation printed."""
+    [flush] = metric_flushes(stdout)
+    assert (flush.namespace, flush.dimensions) == ("Inventory", {"service": "inventory"})
+    assert flush.units == {"AlertsPublished": "Count"}
+    return flush.values["AlertsPublished"]
+
+
+def test_a_batch_counts_the_alerts_it_published(aws, capsys):
+    # given four records, three of which run out
+    event = stream_event(
+        stream_record("100", "berlin", "apples", new=0, old=5),
+        stream_record("200", "berlin", "pears", new=3, old=5),
+        stream_record("300", "berlin", "figs", new=0, old=None),
+        stream_record("400", "paris", "kiwis", new=0, old=1),
+    )
+
+    # when
+    handler.lambda_handler(event, FakeContext(FUNCTION))
+
+    # then
+    assert alerts_published(capsys.readouterr().out) == [3.0]
+
+
+def test_a_batch_without_alerts_counts_zero(aws, capsys):
+    # given
+    event = stream_event(
+        stream_record("100", "berlin", "apples", new=0, old=0),
+        stream_record("200", "berlin", "pears", new=None, old=5),
+    )
+
+    # when
+    handler.lambda_handler(event, FakeContext(FUNCTION))
+
+    # then
+    assert alerts_published(capsys.readouterr().out) == [0.0]
+
+
+def test_a_partial_failure_counts_the_alerts_of_the_requests_that_went_out(stubbed_sns, capsys):
+    # given 12 alerts: the first request (10) is published, the second fails outright
+    stubbed_sns.add_response("publish_batch", publish_response([str(n) for n in range(10)]))
+    stubbed_sns.add_client_error("publish_batch", "InternalError", http_status_code=500)
+    records = [stream_record(str(1000 + n), "berlin", f"item-{n}", new=0, old=1) for n in range(12)]
+
+    # when
+    result = handler.lambda_handler(stream_event(*records), FakeContext(FUNCTION))
+
+    # then
+    assert result == {"batchItemFailures": [{"itemIdentifier": "1010"}]}
+    assert alerts_published(capsys.readouterr().out) == [10.0]
+    stubbed_sns.assert_no_pending_responses()
+
+
+def test_a_partial_failure_counts_entries_sns_accepted_after_the_refused_one(stubbed_sns, capsys):
+    # given three alerts in one request; SNS refuses the second and accepts the others
+    stubbed_sns.add_response("publish_batch", publish_response(["0", "1", "2"], failed=["1"]))
+    event = stream_event(
+        stream_record("100", "berlin", "apples", new=0, old=5),
+        stream_record("200", "berlin", "pears", new=0, old=5),
+        stream_record("300", "berlin", "figs", new=0, old=5),
+    )
+
+    # when
+    result = handler.lambda_handler(event, FakeContext(FUNCTION))
+
+    # then: two went out, though the retry from 200 will send figs again
+    assert result == {"batchItemFailures": [{"itemIdentifier": "200"}]}
+    assert alerts_published(capsys.readouterr().out) == [2.0]
+    stubbed_sns.assert_no_pending_responses()
+
+
+def test_an_unreadable_record_after_a_published_alert_counts_that_alert(aws, capsys):
+    # given
+    event = stream_event(
+        stream_record("100", "berlin", "apples", new=0, old=5),
+        stream_record("200", "berlin", "figs", new="x", old=5),
+    )
+
+    # when
+    result = handler.lambda_handler(event, FakeContext(FUNCTION))
+
+    # then
+    assert result == {"batchItemFailures": [{"itemIdentifier": "200"}]}
+    assert alerts_published(capsys.readouterr().out) == [1.0]
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_a_batch_that_fails_whole_counts_nothing(stubbed_sns, capsys):
+    # given the only request fails outright: nothing went out, Lambda retries the batch
+    stubbed_sns.add_client_error("publish_batch", "InternalError", http_status_code=500)
+    event = stream_event(stream_record("100", "berlin", "apples", new=0, old=5))
+
+    # when
+    with pytest.raises(handler.BatchFailed):
+        handler.lambda_handler(event, FakeContext(FUNCTION))
+
+    # then: no metric, so the retry that publishes is the only count
+    assert metric_flushes(capsys.readouterr().out) == []
+    stubbed_sns.assert_no_pending_responses()
 
 
 # --- AlertTopic --------------------------------------------------------------------------

@@ -25,7 +25,12 @@ from moto import mock_aws
 from inventory.adapters.clients import client
 from inventory.adapters.table import Snapshot
 from load_inventory import handler
-from tests.unit.fakes import FakeContext, create_inventory_table, create_snapshots_table
+from tests.unit.fakes import (
+    FakeContext,
+    create_inventory_table,
+    create_snapshots_table,
+    metric_flushes,
+)
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
@@ -871,3 +876,75 @@ def test_the_handler_asks_its_loader_to_load_each_overtaking_snapshot_again(aws,
             taken_at="2025-01-01T12:00:00.000+00:00",
         )
     ]
+
+
+# --- embedded metrics (Powertools prints one EMF document a flush) --------------------
+
+LOADER_METRICS = {"RowsLoaded", "RowsRejected", "RowsSuperseded", "FilesProcessed"}
+
+
+def test_each_invocation_flushes_one_metric_document_with_a_value_per_file(aws, capsys):
+    # given: berlin's noon file is already loaded; its morning file arrives late, with one row
+    # only it has, two the noon file holds, and one bad row; paris's file has two rows
+    upload(aws, "stores/berlin-noon.csv", b"store,item,count\nberlin,apples,5\nberlin,pears,0\n")
+    upload(
+        aws,
+        "stores/berlin-morning.csv",
+        b"store,item,count\nberlin,apples,12\nberlin,pears,7\nberlin,figs,3\nberlin,kiwis,x\n",
+    )
+    upload(aws, "stores/paris.csv", b"store,item,count\nparis,apples,1\nparis,pears,0\n")
+    handler.lambda_handler(
+        event_of(s3_record("stores/berlin-noon.csv", event_time=NOON)), loader_context()
+    )
+    capsys.readouterr()  # forget the noon file's output
+
+    # when both files come in one event
+    handler.lambda_handler(
+        event_of(
+            s3_record("stores/berlin-morning.csv", event_time=MORNING),
+            s3_record("stores/paris.csv", event_time=NOON),
+        ),
+        loader_context(),
+    )
+
+    # then one flush, in the Inventory namespace, holds each file's counts in event order
+    [flush] = metric_flushes(capsys.readouterr().out)
+    assert (flush.namespace, flush.dimensions) == ("Inventory", {"service": "inventory"})
+    assert flush.units == dict.fromkeys(LOADER_METRICS, "Count")
+    assert flush.values == {
+        "RowsLoaded": [1.0, 2.0],
+        "RowsRejected": [1.0, 0.0],
+        "RowsSuperseded": [2.0, 0.0],
+        "FilesProcessed": [1.0, 1.0],
+    }
+
+
+def test_a_rejected_file_is_counted_as_processed_with_nothing_loaded(aws, capsys):
+    # given a file that cannot be read at all
+    upload(aws, "stores/empty.csv", b"")
+
+    # when
+    handler.lambda_handler(s3_put_event("stores/empty.csv"), loader_context())
+
+    # then
+    [flush] = metric_flushes(capsys.readouterr().out)
+    assert flush.values == {
+        "RowsLoaded": [0.0],
+        "RowsRejected": [0.0],
+        "RowsSuperseded": [0.0],
+        "FilesProcessed": [1.0],
+    }
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_a_load_that_fails_counts_nothing_so_its_retry_is_not_counted_twice(aws, capsys):
+    # given a table the loader cannot write
+    upload(aws, "stores/seed.csv", SEED_CSV)
+    aws.dynamodb.delete_table(TableName=TABLE)
+
+    # when
+    with pytest.raises(ClientError):
+        handler.lambda_handler(s3_put_event("stores/seed.csv"), loader_context())
+
+    # then
+    assert metric_flushes(capsys.readouterr().out) == []

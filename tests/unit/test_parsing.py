@@ -428,6 +428,81 @@ def test_a_json_file_starting_with_an_object_is_read_as_json_lines() -> None:
     assert records == [Record(2, SHANGHAI[0]), Record(3, SHANGHAI[1]), Record(4, SHANGHAI[2])]
 
 
+WRAPPED = {"items": SHANGHAI}
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        pytest.param(json.dumps(WRAPPED, indent=2).encode(), 1, id="pretty-printed"),
+        pytest.param(json.dumps(WRAPPED).encode(), 1, id="one-line"),
+        pytest.param(json.dumps(WRAPPED).encode() + b"\n\n", 1, id="one-line-then-blank-lines"),
+        pytest.param(json.dumps(SHANGHAI[0], indent=2).encode(), 1, id="one-record-pretty"),
+        pytest.param(
+            codecs.BOM_UTF8 + b"\r\n\r\n" + json.dumps(WRAPPED, indent=4).encode(),
+            3,
+            id="bom-crlf-pretty",
+        ),
+        pytest.param(
+            json.dumps({"items": [SHANGHAI[0]] * 2000}).encode(), 1, id="one-line-over-64k"
+        ),
+    ],
+)
+def test_a_json_file_that_is_one_object_is_rejected_with_one_reason(data: bytes, line: int):
+    # given a .json file holding one object where an array or one object a line belongs
+    # when
+    produced, rejected = read_until_rejected(data, "stores/shanghai.json")
+    # then one file-level reason that says what to upload instead, and no row of it
+    assert produced == []
+    assert rejected.reason == (
+        "the file is a single JSON object; expected an array of objects "
+        '([{"store": ..., "item": ..., "count": ...}, ...]) or one object per line'
+    )
+    assert rejected.line == line
+
+
+def test_a_json_file_of_one_complete_record_on_one_line_loads_it() -> None:
+    # given
+    data = json_lines(SHANGHAI[0])
+    # when
+    records = read(data, "stores/shanghai.json")
+    # then
+    assert records == [Record(1, SHANGHAI[0])]
+
+
+def test_json_lines_in_a_json_file_whose_first_object_names_no_field_are_read_by_line() -> None:
+    # given a first line that names no field, followed by records
+    data = json_lines({"sku": "A-1"}, SHANGHAI[1])
+    # when
+    records = read(data, "stores/shanghai.json")
+    # then the first is a rejected row, not the whole file
+    assert records == [
+        Record(1, {"sku": "A-1"}, "unexpected field: sku"),
+        Record(2, SHANGHAI[1]),
+    ]
+
+
+def test_a_json_file_whose_first_line_is_broken_mid_line_rejects_that_row_only() -> None:
+    # given
+    data = b'{"store": Shanghai}\n' + json_lines(SHANGHAI[1])
+    # when
+    records = read(data, "stores/shanghai.json")
+    # then
+    assert records == [Record(1, {}, "invalid JSON: Expecting value"), Record(2, SHANGHAI[1])]
+
+
+def test_a_jsonl_file_is_read_line_by_line_even_when_its_first_line_is_cut_short() -> None:
+    # given a .jsonl file, which promises one object a line, with a broken first line
+    data = b'{"store": "Shanghai",\n' + json_lines(SHANGHAI[1])
+    # when
+    records = read(data, "stores/shanghai.jsonl")
+    # then that line is a rejected row and the next one loads
+    assert records == [
+        Record(1, {}, "invalid JSON: Expecting property name enclosed in double quotes"),
+        Record(2, SHANGHAI[1]),
+    ]
+
+
 @pytest.mark.parametrize(
     "data",
     [

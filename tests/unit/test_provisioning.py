@@ -1,0 +1,161 @@
+"""`python -m provision up` on moto: subscriptions by flag, settings and code changed in place,
+and a second identical run that changes nothing. (The settings as the emulator keeps them are
+read back from the session stack in tests/integration/test_pipeline.py.)"""
+
+from __future__ import annotations
+
+import functools
+import io
+import zipfile
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from provision import __main__ as cli
+from provision import deploy, packaging
+from provision.resources import Aws, Changes
+from provision.stack import Settings, Stack
+from tests.unit.fakes import REGION
+
+STACK = "unit"
+# The dashboard needs Cognito and API Gateway v2, which it provisions on its own; left out here.
+SETTINGS = Settings(dashboard=False)
+EMAIL = "stock-team@example.com"
+PHONE = "+15555550123"
+
+
+_build_zip = functools.cache(packaging.build_zip)
+
+
+@pytest.fixture(autouse=True)
+def zips_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same sources give the same zip (tests/unit/test_packaging.py): build each once."""
+    monkeypatch.setattr(packaging, "build_zip", _build_zip)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
+    """An empty moto account; the clients provisioning uses, and the stack's names."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        clients = Aws(boto3.Session(region_name=REGION), None)
+        yield SimpleNamespace(clients=clients, stack=deploy.locate(clients, STACK))
+
+
+def up(aws: SimpleNamespace, settings: Settings = SETTINGS) -> list[str]:
+    """Provision the stack; return the changes the run made."""
+    changes = Changes()
+    deploy.up(aws.clients, aws.stack, settings, changes=changes)
+    return changes.made
+
+
+def subscriptions(aws: SimpleNamespace) -> list[tuple[str, str]]:
+    topic_arn = aws.stack.topic_arn
+    listed = aws.clients.sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+    return sorted((entry["Protocol"], entry["Endpoint"]) for entry in listed)
+
+
+def test_email_and_sms_flags_subscribe_once_and_a_second_run_changes_nothing(aws, capsys):
+    # given
+    argv = ["up", "--stack", STACK, "--no-dashboard", "--email", EMAIL, "--sms", PHONE]
+
+    # when provisioning runs with both flags
+    first = cli.main(argv)
+
+    # then both are subscribed to the topic, beside the alerts queue
+    first_log = capsys.readouterr().err
+    assert first == 0, first_log
+    assert f"created  email subscription {EMAIL}" in first_log.splitlines()
+    assert f"created  sms subscription {PHONE}" in first_log.splitlines()
+    stack: Stack = aws.stack
+    assert subscriptions(aws) == [
+        ("email", EMAIL),
+        ("sms", PHONE),
+        ("sqs", stack.queue_arn(stack.alerts_queue)),
+    ]
+
+    # when it runs again with the same flags
+    second = cli.main(argv)
+
+    # then nothing is subscribed twice
+    second_log = capsys.readouterr().err
+    assert second == 0, second_log
+    assert second_log.splitlines()[-1] == "already up to date"
+    assert len(subscriptions(aws)) == 3
+
+
+def test_a_second_identical_run_changes_nothing(aws):
+    # given
+    assert up(aws) != []
+
+    # when / then
+    assert up(aws) == []
+
+
+def test_changed_settings_reach_the_function_and_the_stream_mapping_in_place(aws):
+    # given a stack provisioned with the defaults
+    up(aws)
+    stack: Stack = aws.stack
+    lambda_ = aws.clients.lambda_
+    [mapping] = lambda_.list_event_source_mappings(FunctionName=stack.check_function)[
+        "EventSourceMappings"
+    ]
+    # (Not load_max_retries: moto keeps the first async invoke config it was given.)
+    changed = Settings(dashboard=False, max_file_bytes=7 * 1024 * 1024, stream_batch_size=100)
+
+    # when provisioning runs with other settings
+    made = up(aws, changed)
+
+    # then exactly those are updated, on the same function and mapping
+    assert made == [
+        f"updated  function configuration {stack.load_function}",
+        f"updated  stream mapping {stack.check_function}",
+    ]
+    environment = lambda_.get_function_configuration(FunctionName=stack.load_function)[
+        "Environment"
+    ]["Variables"]
+    assert environment["MAX_FILE_BYTES"] == str(7 * 1024 * 1024)
+    updated = lambda_.get_event_source_mapping(UUID=mapping["UUID"])
+    assert updated["BatchSize"] == 100
+    # and running again with them changes nothing
+    assert up(aws, changed) == []
+
+
+def with_extra_file(package: bytes) -> bytes:
+    """The same zip with one more entry: new code, as an edited source file would give."""
+    buffer = io.BytesIO(package)
+    with zipfile.ZipFile(buffer, "a") as archive:
+        archive.writestr("changed.txt", "a new version")
+    return buffer.getvalue()
+
+
+def test_changed_code_is_uploaded_in_place_and_only_for_the_function_that_changed(aws, monkeypatch):
+    # given a stack provisioned with today's code
+    up(aws)
+    stack: Stack = aws.stack
+    lambda_ = aws.clients.lambda_
+    before = lambda_.get_function_configuration(FunctionName=stack.load_function)["CodeSha256"]
+    build_zip = packaging.build_zip
+    new_package = with_extra_file(build_zip("load_inventory"))
+    monkeypatch.setattr(
+        packaging,
+        "build_zip",
+        lambda source: new_package if source == "load_inventory" else build_zip(source),
+    )
+
+    # when provisioning runs with the loader's code changed
+    made = up(aws)
+
+    # then its code is replaced, and nothing else changed
+    assert made == [f"updated  function code {stack.load_function}"]
+    after = lambda_.get_function_configuration(FunctionName=stack.load_function)["CodeSha256"]
+    assert after == packaging.code_sha256(new_package)
+    assert after != before
+    assert up(aws) == []
