@@ -24,6 +24,7 @@ from provision.resources import (
     Aws,
     Changes,
     FunctionSpec,
+    Patience,
     delete_role,
     delete_table,
     ensure_bucket,
@@ -217,8 +218,8 @@ def deploy_ceiling(aws: Aws, name: str, changes: Changes, timeout: float = 60) -
     credentials = retry_while(
         lambda: aws.sts.assume_role(RoleArn=role_arn, RoleSessionName="bench-ceiling"),
         lambda error: error_code(error) == "AccessDenied",
-        timeout,
-        f"assuming {role_arn}",
+        Patience(timeout),
+        f"IAM to let the benchmark assume {role_arn}",
     )["Credentials"]
     writer = boto3.Session(
         aws_access_key_id=credentials["AccessKeyId"],
