@@ -48,8 +48,10 @@ destroy: $(INSTALLED) ## Remove the local stack (the emulator keeps running)
 deploy: $(INSTALLED) ## Provision on real AWS (your profile and region; no endpoint override)
 	env -u AWS_ENDPOINT_URL $(PY) -m provision up --stack $(STACK)
 
-test: $(INSTALLED) ## All tests: unit, then integration on a fresh emulator
-	$(PY) -m pytest tests
+# Two workers: the integration tests' two groups (see tests/integration/conftest.py) each get
+# one, with its own emulator, and the unit tests run beside them.
+test: $(INSTALLED) ## All tests: unit and integration (fresh emulators), two at a time
+	$(PY) -m pytest -n 2 --dist loadgroup tests
 
 unit: $(INSTALLED) ## Unit tests only (no network)
 	$(PY) -m pytest tests/unit

@@ -41,10 +41,19 @@ EMULATOR_CREDENTIALS = {
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
+# Tests that break a stack of their own (fixtures that deploy one) spend most of their time
+# waiting on the emulator's retries. Under `make test` (pytest-xdist, two workers) they form
+# one group and the tests of the shared session stack another, so each group has a worker, an
+# emulator and a core of its own, and the unit tests fill in beside them.
+OWN_STACK_FIXTURES = {"isolated", "fragile"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration" in str(item.path):
             item.add_marker(pytest.mark.integration)
+            own_stack = OWN_STACK_FIXTURES & set(getattr(item, "fixturenames", ()))
+            item.add_marker(pytest.mark.xdist_group("own-stacks" if own_stack else "shared-stack"))
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +96,9 @@ def _ministack() -> Iterator[str]:
         stop_process(process.pid)
         ARTIFACTS.mkdir(exist_ok=True)
         if ministack.log.exists():
-            shutil.copy(ministack.log, ARTIFACTS / "ministack.log")
+            # One emulator per xdist worker: one log each.
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+            shutil.copy(ministack.log, ARTIFACTS / f"ministack-{worker}.log")
         shutil.rmtree(workdir, ignore_errors=True)
 
 
