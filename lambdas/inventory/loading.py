@@ -32,8 +32,7 @@ class SeenKeys:
     """
 
     def __init__(self, capacity: int = 1024) -> None:
-        self._hashes = array("Q", bytes(8 * capacity))
-        self._lines = array("I", bytes(array("I").itemsize * capacity))
+        self._hashes, self._lines = _zeros("Q", capacity), _zeros("I", capacity)
         self._mask = capacity - 1
         self._size = 0
 
@@ -75,8 +74,7 @@ class SeenKeys:
     def _grow(self) -> None:
         old_hashes, old_lines = self._hashes, self._lines
         capacity = len(old_hashes) * 2
-        self._hashes = array("Q", bytes(8 * capacity))
-        self._lines = array("I", bytes(4 * capacity))
+        self._hashes, self._lines = _zeros("Q", capacity), _zeros("I", capacity)
         self._mask = capacity - 1
         for fingerprint, line in zip(old_hashes, old_lines, strict=True):
             if fingerprint:
@@ -85,6 +83,12 @@ class SeenKeys:
                     slot = (slot + 1) & self._mask
                 self._hashes[slot] = fingerprint
                 self._lines[slot] = line
+
+
+def _zeros(typecode: str, length: int) -> array[int]:
+    """An array of `length` zeros, made in place: array(code, bytes(n)) would first build the
+    n zero bytes and then copy them, doubling the table's peak."""
+    return array(typecode, [0]) * length
 
 
 @dataclass(slots=True)
