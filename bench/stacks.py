@@ -241,17 +241,8 @@ def remove(aws: Aws, stacks: list[Stack], ceiling: Ceiling, changes: Changes) ->
 def _lab_function(
     name: str, source: str, role_arn: str, timeout: int, env: dict[str, str]
 ) -> FunctionSpec:
-    package = handler_zip(source)
-    return FunctionSpec(
-        name=name,
-        role_arn=role_arn,
-        package=package,
-        code_sha256=packaging.code_sha256(package),
-        handler=packaging.HANDLER,
-        runtime=deploy.RUNTIME,
-        timeout=timeout,
-        memory_mb=LAB_MEMORY_MB,
-        environment=env,
+    return packaging.function_spec(
+        name, handler_zip(source), role_arn, deploy.RUNTIME, timeout, LAB_MEMORY_MB, env
     )
 
 

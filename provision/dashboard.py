@@ -190,19 +190,14 @@ def inventory_api_function(
 ) -> FunctionSpec:
     """inventory_api's code and configuration: the table it reads, and the threshold at or
     below which it marks an item low (the page shows the threshold the API reports)."""
-    return FunctionSpec(
-        name=Names(stack).function,
-        role_arn=role_arn,
-        package=package,
-        code_sha256=packaging.code_sha256(package),
-        handler=packaging.HANDLER,
-        runtime=runtime,
-        timeout=FUNCTION_TIMEOUT,
-        memory_mb=FUNCTION_MEMORY_MB,
-        environment={
-            "TABLE_NAME": stack.table,
-            "LOW_STOCK_THRESHOLD": str(settings.low_stock_threshold),
-        },
+    return packaging.function_spec(
+        Names(stack).function,
+        package,
+        role_arn,
+        runtime,
+        FUNCTION_TIMEOUT,
+        FUNCTION_MEMORY_MB,
+        {"TABLE_NAME": stack.table, "LOW_STOCK_THRESHOLD": str(settings.low_stock_threshold)},
     )
 
 

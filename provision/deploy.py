@@ -214,17 +214,8 @@ def connect_stream(
 def _function_spec(
     name: str, source: str, role_arn: str, timeout: int, memory_mb: int, env: dict[str, str]
 ) -> FunctionSpec:
-    package = packaging.build_zip(source)
-    return FunctionSpec(
-        name=name,
-        role_arn=role_arn,
-        package=package,
-        code_sha256=packaging.code_sha256(package),
-        handler=packaging.HANDLER,
-        runtime=RUNTIME,
-        timeout=timeout,
-        memory_mb=memory_mb,
-        environment=env,
+    return packaging.function_spec(
+        name, packaging.build_zip(source), role_arn, RUNTIME, timeout, memory_mb, env
     )
 
 

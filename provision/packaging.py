@@ -17,6 +17,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from provision.resources import FunctionSpec
+
 LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
 REQUIREMENTS = LAMBDAS / "requirements.txt"
 SHARED_PACKAGE = "inventory"
@@ -53,6 +55,30 @@ def build_zip(function: str) -> bytes:
 def code_sha256(package: bytes) -> str:
     """The hash Lambda reports as CodeSha256: base64 of the SHA-256 of the zip."""
     return base64.b64encode(hashlib.sha256(package).digest()).decode("ascii")
+
+
+def function_spec(
+    name: str,
+    package: bytes,
+    role_arn: str,
+    runtime: str,
+    timeout: int,
+    memory_mb: int,
+    environment: dict[str, str],
+) -> FunctionSpec:
+    """A function of this layout (`handler.py` with `lambda_handler` at the zip's root) from
+    its zip, with the hash provisioning compares to know whether the code changed."""
+    return FunctionSpec(
+        name=name,
+        role_arn=role_arn,
+        package=package,
+        code_sha256=code_sha256(package),
+        handler=HANDLER,
+        runtime=runtime,
+        timeout=timeout,
+        memory_mb=memory_mb,
+        environment=environment,
+    )
 
 
 def pinned_requirements() -> list[tuple[str, str]]:
