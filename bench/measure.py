@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote_plus
 
 import boto3
 from botocore.config import Config
@@ -29,6 +28,7 @@ from bench.data import HEADER, RUNS_OUT, InventoryFile, latency_rows
 from bench.stacks import Target
 from bench.stats import ratio
 from provision.resources import Aws
+from provision.uploads import read_report, s3_event
 
 Say = Callable[[str], None]
 _REPORT = re.compile(r"^REPORT RequestId: \S+\s+Duration: ([\d.]+) ms\s+Billed Duration: (\d+) ms")
@@ -322,10 +322,8 @@ def measure_load(
     key = f"bench/{inventory.prefix}.csv"
     if pause_stream:
         set_stream_mapping(aws, target.check_function, enabled=False, timeout=timeout)
-    uploaded_at = time.time()
-    aws.s3.put_object(Bucket=target.uploads_bucket, Key=key, Body=body)
-    ended = invocation_ended(aws, target.load_function, uploaded_at, timeout, say)
-    figures = _load_figures(inventory, ended - uploaded_at)
+    figures = upload_and_wait(aws, target, key, body, timeout, say)
+    uploaded_at = figures.pop("uploaded_at")
     say(
         f"  {target.name:8} {inventory.rows:>9,} rows: {figures['seconds']:7.2f}s "
         f"{figures['rows_per_s']:9,.0f} rows/s{' (stream paused)' if pause_stream else ''}; "
@@ -360,11 +358,7 @@ def measure_late_load(
     newer = InventoryFile(older.prefix, rows, seed=1)
     older_key = f"late/{older.prefix}-older.csv"
     first = upload_and_wait(aws, target, older_key, older.csv_bytes(), timeout, say)
-    snapshot = json.loads(
-        aws.s3.get_object(Bucket=target.reports_bucket, Key=f"{older_key}.report.json")[
-            "Body"
-        ].read()
-    )["source"]
+    snapshot = read_report(aws, target.reports_bucket, older_key)["source"]
     second = upload_and_wait(
         aws, target, f"late/{newer.prefix}-newer.csv", newer.csv_bytes(), timeout, say
     )
@@ -376,11 +370,7 @@ def measure_late_load(
         FunctionName=target.load_function, InvocationType="Event", Payload=json.dumps(event)
     )
     ended = invocation_ended(aws, target.load_function, invoked_at, timeout, say)
-    report = json.loads(
-        aws.s3.get_object(Bucket=target.reports_bucket, Key=f"{older_key}.report.json")[
-            "Body"
-        ].read()
-    )
+    report = read_report(aws, target.reports_bucket, older_key)
     late = _load_figures(older, ended - invoked_at)
     say(
         f"  late file {rows:>9,} rows: {late['seconds']:7.2f}s {late['rows_per_s']:9,.0f} rows/s"
@@ -404,29 +394,19 @@ def measure_late_load(
 def upload_and_wait(
     aws: Aws, target: Target, key: str, body: bytes, timeout: float, say: Say
 ) -> dict[str, Any]:
-    """Upload one file; its figures once the loader's invocation has ended."""
+    """Upload one CSV file; its figures once the loader's invocation has ended, and the epoch
+    second of the upload (`uploaded_at`)."""
     uploaded_at = time.time()
     aws.s3.put_object(Bucket=target.uploads_bucket, Key=key, Body=body)
     ended = invocation_ended(aws, target.load_function, uploaded_at, timeout, say)
-    rows = body.count(b"\n") - 1
+    rows = body.count(b"\n") - 1  # less the header
     seconds = ended - uploaded_at
-    return {"rows": rows, "seconds": round(seconds, 3), "rows_per_s": round(rows / seconds, 1)}
-
-
-def s3_event(bucket: str, key: str, event_time: str, version_id: str | None) -> dict[str, Any]:
-    """The ObjectCreated event S3 sent for that upload, for delivering it again."""
-    obj: dict[str, Any] = {"key": quote_plus(key, safe="/")}
-    if version_id:
-        obj["versionId"] = version_id
     return {
-        "Records": [
-            {
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Put",
-                "eventTime": event_time.replace("+00:00", "Z"),
-                "s3": {"bucket": {"name": bucket}, "object": obj},
-            }
-        ]
+        "rows": rows,
+        "bytes": len(body),
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(rows / seconds, 1),
+        "uploaded_at": uploaded_at,
     }
 
 

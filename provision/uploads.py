@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote_plus
 
 from provision.resources import Aws, ignore_missing, wait_until
 
@@ -26,7 +27,31 @@ def upload_and_wait_for_report(
         timeout,
         f"the report of {key}",
     )
+    return read_report(aws, reports, key)
+
+
+def read_report(aws: Aws, reports_bucket: str, key: str) -> dict[str, Any]:
+    """The report the loader last wrote for the upload at `key`."""
     report: dict[str, Any] = json.loads(
-        aws.s3.get_object(Bucket=reports, Key=report_key)["Body"].read()
+        aws.s3.get_object(Bucket=reports_bucket, Key=key + REPORT_SUFFIX)["Body"].read()
     )
     return report
+
+
+def s3_event(
+    bucket: str, key: str, event_time: str | None = None, version_id: str | None = None
+) -> dict[str, Any]:
+    """The ObjectCreated event S3 sends the loader for an upload, to deliver it again (as a
+    late or repeated delivery would): the key encoded as S3 encodes it, the time in S3's
+    format."""
+    obj: dict[str, Any] = {"key": quote_plus(key, safe="/")}
+    if version_id:
+        obj["versionId"] = version_id
+    record: dict[str, Any] = {
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": bucket}, "object": obj},
+    }
+    if event_time:
+        record["eventTime"] = event_time.replace("+00:00", "Z")
+    return {"Records": [record]}

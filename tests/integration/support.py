@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
-from urllib.parse import quote_plus
 
 import pytest
 
@@ -129,23 +128,6 @@ class Pipeline:
         )
         found: dict[str, Any] | None = response.get("Item")
         return found
-
-
-def s3_event(
-    bucket: str, key: str, event_time: str | None = None, version_id: str | None = None
-) -> dict[str, Any]:
-    """The event S3 sends the loader for an upload, as a test re-delivers it."""
-    obj: dict[str, Any] = {"key": quote_plus(key)}
-    if version_id:
-        obj["versionId"] = version_id
-    record: dict[str, Any] = {
-        "eventSource": "aws:s3",
-        "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": bucket}, "object": obj},
-    }
-    if event_time:
-        record["eventTime"] = event_time
-    return {"Records": [record]}
 
 
 def invoke(aws: Aws, function: str, event: dict[str, Any]) -> dict[str, Any]:

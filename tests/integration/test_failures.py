@@ -17,7 +17,8 @@ import pytest
 from provision import deploy, replay
 from provision.resources import Aws, ignore_missing, wait_until
 from provision.stack import Settings, Stack
-from tests.integration.support import AlertInbox, Pipeline, invoke, s3_event
+from provision.uploads import s3_event
+from tests.integration.support import AlertInbox, Pipeline, invoke
 
 # The stacks tests break on purpose need no dashboard.
 ISOLATED = Settings(dashboard=False)

@@ -12,7 +12,8 @@ from typing import Any
 from provision import deploy
 from provision.resources import Aws, Changes, ignore_missing, wait_until
 from provision.stack import Settings
-from tests.integration.support import invoke, s3_event
+from provision.uploads import s3_event
+from tests.integration.support import invoke
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample-data"
 

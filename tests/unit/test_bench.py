@@ -14,6 +14,7 @@ import pytest
 from bench import cost, measure, report, stats
 from bench.data import RUNS_OUT, InventoryFile, latency_rows
 from bench.stacks import handler_zip
+from provision import uploads
 
 
 def test_percentiles_interpolate_between_ranks_like_numpy():
@@ -153,7 +154,7 @@ def test_an_alert_is_keyed_by_store_and_item_in_either_pair_s_format():
 
 def test_a_late_delivery_carries_the_original_event_time_and_version():
     # when
-    event = measure.s3_event("b", "late/a b+c.csv", "2026-01-01T00:00:00.000+00:00", "v1")
+    event = uploads.s3_event("b", "late/a b+c.csv", "2026-01-01T00:00:00.000+00:00", "v1")
 
     # then: as S3 encodes keys, with the snapshot time it first had
     record = event["Records"][0]
