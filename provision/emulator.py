@@ -187,7 +187,8 @@ def command_line(pid: int, proc: Path = Path("/proc")) -> str | None:
         return " ".join(os.fsdecode(arg) for arg in raw.rstrip(b"\0").split(b"\0"))
     try:
         listed = subprocess.run(
-            ["ps", "-o", "command=", "-p", str(pid)],
+            # -ww: the whole line; ps otherwise cuts it at 80 columns, inside a venv's path.
+            ["ps", "-ww", "-o", "command=", "-p", str(pid)],
             capture_output=True,
             text=True,
             timeout=10,

@@ -14,11 +14,23 @@ import pytest
 from provision.emulator import command_line
 
 
+SLEEPER_CODE = "import time; print('up', flush=True); time.sleep(120)"
+SLEEPER_LINE = f"{sys.executable} -c {SLEEPER_CODE}"
+
+
 @pytest.fixture
-def sleeper() -> Iterator[subprocess.Popen[bytes]]:
-    """A live process that is not MiniStack."""
-    process = subprocess.Popen(["sleep", "120"])
+def sleeper() -> Iterator[subprocess.Popen[str]]:
+    """A live process that is not MiniStack, returned once it runs its own code.
+
+    Popen returns while the child may still be inside exec, when /proc shows no command line
+    yet; the child's first line of output says exec is over.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLEEPER_CODE], stdout=subprocess.PIPE, text=True
+    )
     try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "up\n"
         yield process
     finally:
         process.kill()
@@ -37,7 +49,7 @@ def test_the_command_line_is_read_from_proc(sleeper):
     line = command_line(sleeper.pid)
 
     # then
-    assert line == "sleep 120"
+    assert line == SLEEPER_LINE
 
 
 @pytest.mark.skipif(shutil.which("ps") is None, reason="no ps on this machine")
@@ -47,7 +59,7 @@ def test_without_proc_the_command_line_is_read_from_ps(sleeper, tmp_path):
     line = command_line(sleeper.pid, proc=tmp_path)
 
     # then
-    assert line == "sleep 120"
+    assert line == SLEEPER_LINE
 
 
 @pytest.mark.skipif(shutil.which("ps") is None, reason="no ps on this machine")
