@@ -32,6 +32,7 @@ from provision.resources import (
     ensure_stream_mapping,
     ensure_subscription,
     ensure_table,
+    ensure_time_to_live,
     ensure_topic,
     find_topic,
     queue_url,
@@ -49,6 +50,10 @@ FAILURE_QUEUE_ATTRIBUTES = {
 # Encrypted at rest with the AWS managed key: publishers and SNS itself may use it without
 # extra key policy, and the alerts queue's SQS-managed encryption needs no key at all.
 TOPIC_ATTRIBUTES = {"KmsMasterKeyId": "alias/aws/sns"}
+
+# The sent-alerts table's expiry attribute, as check_stock writes it
+# (inventory.adapters.sent_alerts.EXPIRY_ATTRIBUTE).
+SENT_ALERT_EXPIRY_ATTRIBUTE = "expires_at"
 
 
 class StackNotFound(Exception):
@@ -97,6 +102,10 @@ def up(
     assert stream_arn is not None
     # The newest snapshot loaded per store, so a file that arrives late cannot overwrite it.
     ensure_table(aws, stack.snapshots_table, [("store", "HASH")], changes)
+    # The alerts already published, so a stream batch delivered again sends none twice; each
+    # entry expires once its stream record can no longer be delivered.
+    ensure_table(aws, stack.sent_alerts_table, [("alert_id", "HASH")], changes)
+    ensure_time_to_live(aws, stack.sent_alerts_table, SENT_ALERT_EXPIRY_ATTRIBUTE, changes)
 
     # Alerts: the topic, the queue programs read alerts from, and people's subscriptions.
     topic_arn = ensure_topic(aws, stack.topic, TOPIC_ATTRIBUTES, changes)
@@ -162,7 +171,11 @@ def up(
             ),
             settings.check_timeout_seconds,
             settings.check_memory_mb,
-            {"TOPIC_ARN": topic_arn, "POWERTOOLS_METRICS_NAMESPACE": "Inventory"},
+            {
+                "TOPIC_ARN": topic_arn,
+                "SENT_ALERTS_TABLE": stack.sent_alerts_table,
+                "POWERTOOLS_METRICS_NAMESPACE": "Inventory",
+            },
         ),
         changes,
     )
@@ -261,6 +274,7 @@ def destroy(aws: Aws, stack: Stack, changes: Changes | None = None) -> Changes:
     delete_topic(aws, stack.topic, changes)
     delete_table(aws, stack.table, changes)
     delete_table(aws, stack.snapshots_table, changes)
+    delete_table(aws, stack.sent_alerts_table, changes)
     delete_bucket(aws, stack.uploads_bucket, changes)
     delete_bucket(aws, stack.reports_bucket, changes)
     # Last: an invocation still finishing when its function was deleted may write its final

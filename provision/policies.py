@@ -86,7 +86,8 @@ def load_inventory_policy(stack: Stack) -> dict[str, Any]:
 
 
 def check_stock_policy(stack: Stack) -> dict[str, Any]:
-    """Read the table's stream, publish to the topic, hand exhausted batches to its queue."""
+    """Read the table's stream, publish to the topic and note what it sent, hand exhausted
+    batches to its queue."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -113,6 +114,12 @@ def check_stock_policy(stack: Stack) -> dict[str, Any]:
                 # the operation's own name. Naming both keeps one policy for every target.
                 "Action": ["sns:Publish", EMULATOR_ONLY_PUBLISH_BATCH],
                 "Resource": stack.topic_arn,
+            },
+            {
+                "Effect": "Allow",
+                # Look up which alerts an earlier delivery of the batch sent; note new ones.
+                "Action": ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"],
+                "Resource": stack.sent_alerts_table_arn,
             },
             {
                 "Effect": "Allow",

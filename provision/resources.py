@@ -282,6 +282,20 @@ def ensure_table(
     return str(arn) if stream else None
 
 
+def ensure_time_to_live(aws: Aws, table: str, attribute: str, changes: Changes) -> None:
+    """Items of `table` expire at the epoch second their `attribute` holds."""
+    described = aws.dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    if described.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") and (
+        described.get("AttributeName") == attribute
+    ):
+        return
+    aws.dynamodb.update_time_to_live(
+        TableName=table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute},
+    )
+    changes.record("updated", "table time to live", f"{table}.{attribute}")
+
+
 def delete_table(aws: Aws, name: str, changes: Changes) -> None:
     if ignore_missing(
         lambda: aws.dynamodb.delete_table(TableName=name), "ResourceNotFoundException"

@@ -67,6 +67,10 @@ class Stack:
         return f"{self.name}-snapshots"
 
     @property
+    def sent_alerts_table(self) -> str:
+        return f"{self.name}-sent-alerts"
+
+    @property
     def topic(self) -> str:
         return f"{self.name}-NoStock"
 
@@ -122,6 +126,10 @@ class Stack:
     @property
     def snapshots_table_arn(self) -> str:
         return f"{self.arn('dynamodb')}:table/{self.snapshots_table}"
+
+    @property
+    def sent_alerts_table_arn(self) -> str:
+        return f"{self.arn('dynamodb')}:table/{self.sent_alerts_table}"
 
     @property
     def topic_arn(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Any
 
@@ -11,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from inventory import settings
 from inventory.adapters.clients import client
+from inventory.adapters.sent_alerts import SentAlerts
 from inventory.adapters.topic import AlertTopic, PublishFailed
 from inventory.stock import Alert, alert_for_stream_record
 
@@ -19,6 +21,8 @@ metrics = Metrics(namespace="Inventory", service="inventory")
 
 
 LOGGED_ALERTS = 100  # items named in a batch's log line; the count covers the rest
+# Leave this much of the invocation to log and answer after the last call.
+_FINISH_MARGIN_SECONDS = 2.0
 
 
 @cache
@@ -26,68 +30,78 @@ def alert_topic() -> AlertTopic:
     return AlertTopic(client("sns"), settings.topic_arn())
 
 
+@cache
+def sent_alerts() -> SentAlerts:
+    return SentAlerts(client("dynamodb"), settings.sent_alerts_table())
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Publish an alert for each item that ran out; report the records to retry.
+    """Publish an alert for each item that ran out, once; report the records to retry.
 
-    Records are handled in order and handling stops at the first failure. If nothing was
-    published yet, the invocation fails whole: every Lambda runtime retries that (emulators
-    that ignore ReportBatchItemFailures too), and re-reading records that published nothing
-    is harmless. Once some alerts are out, the response reports the first record not done
-    (ReportBatchItemFailures): Lambda retries from there, so the alerts before it are not
-    sent again. (Within one PublishBatch request SNS may accept entries after a refused one;
-    those are sent again on the retry: the one duplicate this design allows.)
+    Lambda delivers a batch again after any failed invocation, and one that timed out may have
+    published before it stopped. So only alerts missing from the sent-alerts table are
+    published, and each request's alerts are recorded there as soon as SNS accepts them: a
+    batch delivered again, whole or from any record, sends nothing twice. (One duplicate is
+    left: an alert SNS accepted whose record could not be written. Its alert_id, the same on
+    every delivery, lets a subscriber drop it.)
+
+    That makes failing whole the simple answer to a failed publish: every runtime retries
+    it, emulators that ignore ReportBatchItemFailures included, and the alerts that did go out
+    stay out. Records are handled in order; an unreadable one ends the batch. The records
+    before it are done, so it is reported (ReportBatchItemFailures) and Lambda retries from
+    it; when it is the first record there is nothing to keep, and the invocation fails.
     """
-    alerts: list[tuple[str, Alert]] = []
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
+    deadline -= _FINISH_MARGIN_SECONDS
+    alerts: list[Alert] = []
     unreadable: str | None = None
-    for record in event["Records"]:
+    for position, record in enumerate(event["Records"]):
         sequence_number = record["dynamodb"]["SequenceNumber"]
         try:
             alert = alert_for_stream_record(record)
         except (KeyError, TypeError, ValueError):
             logger.exception("unreadable stream record", extra={"sequence": sequence_number})
+            if position == 0:
+                raise BatchFailed(f"the first record, {sequence_number}, is unreadable") from None
             unreadable = sequence_number
             break  # the records before it are still handled, so the checkpoint is honest
         if alert is not None:
-            alerts.append((sequence_number, alert))
+            alerts.append(alert)
+    unsent = sent_alerts().unsent(alerts, deadline)
+    if len(unsent) < len(alerts):
+        logger.warning(
+            "alerts already sent by an earlier delivery of this batch",
+            extra={"alerts": len(alerts) - len(unsent)},
+        )
     try:
-        alert_topic().publish([alert for _, alert in alerts])
+        alert_topic().publish(unsent, on_sent=lambda sent: sent_alerts().record(sent, deadline))
     except PublishFailed as failure:
-        sequence_number = alerts[failure.first_failed][0]
         logger.error(
             "publishing alerts failed",
-            extra={"reason": failure.reason, "sequence": sequence_number},
+            extra={"reason": failure.reason, "published": failure.published},
         )
-        # Entries after the failed one in the same request may have gone out; counting them
-        # keeps the whole-batch retry (which would send them again) for when none did.
-        return _retry_from(sequence_number, alerts_published=failure.published)
-    if alerts:
+        metrics.add_metric(name="AlertsPublished", unit=MetricUnit.Count, value=failure.published)
+        raise BatchFailed(f"publishing failed after {failure.published} alerts") from failure
+    metrics.add_metric(name="AlertsPublished", unit=MetricUnit.Count, value=len(unsent))
+    if unsent:
         # One line a batch, not one an alert: at a thousand alerts a batch, logging each
         # cost more than publishing them. The list is capped to keep the line well under
         # CloudWatch's 256 KB event limit.
         logger.info(
             "out of stock",
             extra={
-                "alerts": len(alerts),
+                "alerts": len(unsent),
                 "items": [
-                    {"store": alert.store, "item": alert.item}
-                    for _, alert in alerts[:LOGGED_ALERTS]
+                    {"store": alert.store, "item": alert.item} for alert in unsent[:LOGGED_ALERTS]
                 ],
             },
         )
     if unreadable is not None:
-        return _retry_from(unreadable, alerts_published=len(alerts))
-    metrics.add_metric(name="AlertsPublished", unit=MetricUnit.Count, value=len(alerts))
+        return {"batchItemFailures": [{"itemIdentifier": unreadable}]}
     return {"batchItemFailures": []}
 
 
 class BatchFailed(Exception):
-    """Nothing in the batch was published: Lambda retries the whole batch."""
-
-
-def _retry_from(sequence_number: str, alerts_published: int) -> dict[str, Any]:
-    if not alerts_published:
-        raise BatchFailed(f"no alert published; retrying from record {sequence_number}")
-    metrics.add_metric(name="AlertsPublished", unit=MetricUnit.Count, value=alerts_published)
-    return {"batchItemFailures": [{"itemIdentifier": sequence_number}]}
+    """The invocation fails whole: Lambda delivers the batch again."""

@@ -42,3 +42,7 @@ def max_file_bytes() -> int:
 
 def write_lanes() -> int:
     return int(os.environ.get("WRITE_LANES", DEFAULT_WRITE_LANES))
+
+
+def sent_alerts_table() -> str:
+    return required("SENT_ALERTS_TABLE")

@@ -11,7 +11,11 @@ OUT_OF_STOCK_EVENT = "out_of_stock"
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """An item that has just run out at a store."""
+    """An item that has just run out at a store.
+
+    `alert_id` is the id of the stream record the alert came from: the same on every delivery
+    of that record, so the sender (and any subscriber) can tell a repeat from a new alert.
+    """
 
     store: str
     item: str
@@ -19,6 +23,7 @@ class Alert:
     previous_count: int | None
     updated_at: str | None
     source: str | None
+    alert_id: str
 
     def sentence(self) -> str:
         """What an email or SMS subscriber reads."""
@@ -60,6 +65,7 @@ def alert_for_stream_record(record: dict[str, Any]) -> Alert | None:
         previous_count=_number(old_image.get("count")),
         updated_at=_text(new_image.get("updated_at")),
         source=_text(new_image.get("source")),
+        alert_id=record["eventID"],
     )
 
 

@@ -83,6 +83,35 @@ def test_the_same_s3_event_delivered_three_times_changes_nothing(pipeline, aws: 
     assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Echo"]
 
 
+def test_a_stream_record_delivered_again_publishes_no_alert_twice(pipeline, aws: Aws, store):
+    # given an item that ran out, and its alert, which names the stream record it came from
+    pipeline.upload(f"{store}/snapshot.csv", _csv(store, ("Echo", 0)))
+    [alert] = pipeline.alerts_after_settling(store)
+    row = pipeline.item(store, "Echo")
+    assert row is not None
+
+    # when Lambda delivers that record again, twice (as after an invocation that timed out
+    # once it had published)
+    record = {
+        "eventID": alert["alert_id"],
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": pipeline.outputs["region"],
+        "dynamodb": {
+            "Keys": {"store": row["store"], "item": row["item"]},
+            "NewImage": row,
+            "SequenceNumber": "1",
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    }
+    for _ in range(2):
+        invoke(aws, pipeline.outputs["functions"]["check_stock"], {"Records": [record]})
+
+    # then no alert was added
+    assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Echo"]
+
+
 @contextmanager
 def _own_stack(aws: Aws, prefix: str, settings: Settings) -> Iterator[tuple[Stack, Pipeline]]:
     """A stack for one breaking test alone: work other tests leave in flight (a loader

@@ -1,18 +1,21 @@
-"""check_stock's handler against moto (SNS topic -> raw-delivery SQS queue), and AlertTopic
-against botocore's Stubber."""
+"""check_stock's handler against moto (SNS topic -> raw-delivery SQS queue, the sent-alerts
+table), and AlertTopic against botocore's Stubber."""
 
 from __future__ import annotations
 
 import copy
 import io
 import json
+import time
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
@@ -26,6 +29,7 @@ FUNCTION = "inventory-check_stock"
 TOPIC_NAME = "inventory-NoStock"
 TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:{TOPIC_NAME}"
 QUEUE_NAME = "inventory-alerts"
+SENT_ALERTS_TABLE = "inventory-sent-alerts"
 SOURCE = "s3://inventory-uploads-000000000000-us-east-1/stores/berlin.csv"
 UPDATED_AT = "2025-01-01T00:00:00.000+00:00"
 
@@ -87,6 +91,7 @@ def alert(n: int) -> Alert:
         previous_count=n + 1,
         updated_at=UPDATED_AT,
         source=SOURCE,
+        alert_id=f"event-{n}",
     )
 
 
@@ -97,20 +102,33 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_SNS", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_SQS", raising=False)
+    for service in ("", "_SNS", "_SQS", "_DYNAMODB"):
+        monkeypatch.delenv(f"AWS_ENDPOINT_URL{service}", raising=False)
     monkeypatch.setenv("TOPIC_ARN", TOPIC_ARN)
+    monkeypatch.setenv("SENT_ALERTS_TABLE", SENT_ALERTS_TABLE)
 
 
 def _clear_caches() -> None:
     handler.alert_topic.cache_clear()
+    handler.sent_alerts.cache_clear()
     client.cache_clear()
+
+
+def create_sent_alerts_table() -> Any:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName=SENT_ALERTS_TABLE,
+        AttributeDefinitions=[{"AttributeName": "alert_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "alert_id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb
 
 
 @pytest.fixture
 def aws(aws_env: None) -> Iterator[SimpleNamespace]:
-    """Moto's NoStock topic with the alerts queue subscribed for raw delivery."""
+    """Moto's NoStock topic with the alerts queue subscribed for raw delivery, and the
+    sent-alerts table."""
     _clear_caches()
     with mock_aws():
         sns = boto3.client("sns", region_name=REGION)
@@ -127,16 +145,47 @@ def aws(aws_env: None) -> Iterator[SimpleNamespace]:
             Endpoint=queue_arn,
             Attributes={"RawMessageDelivery": "true"},
         )
-        yield SimpleNamespace(sns=sns, sqs=sqs, queue_url=queue_url)
+        dynamodb = create_sent_alerts_table()
+        yield SimpleNamespace(sns=sns, sqs=sqs, queue_url=queue_url, dynamodb=dynamodb)
     _clear_caches()
+
+
+@dataclass
+class StubbedSns:
+    """The handler's own SNS client answered by a Stubber, the items of every PublishBatch
+    request it made, and moto's sent-alerts table behind it."""
+
+    stubber: Stubber
+    requests: list[list[str]]
+
+    def add_response(self, *args: Any) -> None:
+        self.stubber.add_response(*args)
+
+    def add_client_error(self, *args: Any, **kwargs: Any) -> None:
+        self.stubber.add_client_error(*args, **kwargs)
+
+    def assert_no_pending_responses(self) -> None:
+        self.stubber.assert_no_pending_responses()
 
 
 @pytest.fixture
-def stubbed_sns(aws_env: None) -> Iterator[Stubber]:
-    """The handler's own SNS client, answered by a Stubber."""
+def stubbed_sns(aws_env: None) -> Iterator[StubbedSns]:
     _clear_caches()
-    with Stubber(client("sns")) as stubber:
-        yield stubber
+    with mock_aws():
+        create_sent_alerts_table()
+        sns = client("sns")
+        requests: list[list[str]] = []
+        sns.meta.events.register(
+            "provide-client-params.sns.PublishBatch",
+            lambda params, **_: requests.append(
+                [
+                    json.loads(json.loads(entry["Message"])["default"])["item"]
+                    for entry in params["PublishBatchRequestEntries"]
+                ]
+            ),
+        )
+        with Stubber(sns) as stubber:
+            yield StubbedSns(stubber, requests)
     _clear_caches()
 
 
@@ -212,10 +261,10 @@ def test_changes_that_are_not_running_out_publish_nothing(aws, record):
 
 def test_alert_reaches_the_queue_as_a_json_document_with_filterable_attributes(aws):
     # given
-    event = stream_event(stream_record("100", "berlin", "äpfel", new=0, old=5))
+    record = stream_record("100", "berlin", "äpfel", new=0, old=5)
 
     # when
-    handler.lambda_handler(event, FakeContext(FUNCTION))
+    handler.lambda_handler(stream_event(record), FakeContext(FUNCTION))
 
     # then
     [message] = delivered(aws)
@@ -227,6 +276,7 @@ def test_alert_reaches_the_queue_as_a_json_document_with_filterable_attributes(a
         "previous_count": 5,
         "updated_at": UPDATED_AT,
         "source": SOURCE,
+        "alert_id": record["eventID"],
     }
     attributes = {
         name: value["StringValue"] for name, value in message["MessageAttributes"].items()
@@ -299,6 +349,85 @@ def test_record_missing_its_key_attributes_is_reported(aws):
     assert delivered_items(aws) == [("berlin", "apples")]
 
 
+# --- a batch delivered again ------------------------------------------------------------
+
+
+def test_a_batch_delivered_again_publishes_nothing_more(aws):
+    # given a batch that was handled, as after an invocation that timed out once it had published
+    event = stream_event(
+        stream_record("100", "berlin", "apples", new=0, old=5),
+        stream_record("200", "paris", "figs", new=0, old=None),
+    )
+    handler.lambda_handler(event, FakeContext(FUNCTION))
+    assert delivered_items(aws) == [("berlin", "apples"), ("paris", "figs")]
+
+    # when Lambda delivers it again, twice
+    results = [handler.lambda_handler(event, FakeContext(FUNCTION)) for _ in range(2)]
+
+    # then
+    assert results == [{"batchItemFailures": []}] * 2
+    assert delivered(aws) == []
+
+
+def test_a_batch_delivered_again_publishes_the_alerts_it_adds(aws):
+    # given a batch that was handled
+    first = stream_record("100", "berlin", "apples", new=0, old=5)
+    handler.lambda_handler(stream_event(first), FakeContext(FUNCTION))
+    delivered(aws)
+
+    # when it comes again from that record on, with records that were not in it
+    later = stream_record("200", "berlin", "figs", new=0, old=2)
+    handler.lambda_handler(stream_event(first, later), FakeContext(FUNCTION))
+
+    # then only the new alert goes out
+    assert delivered_items(aws) == [("berlin", "figs")]
+
+
+def test_the_same_change_in_another_stream_record_is_a_new_alert(aws):
+    # given an item that ran out, went back in stock, and ran out again with identical images
+    handler.lambda_handler(
+        stream_event(stream_record("100", "berlin", "apples", new=0, old=5)), FakeContext(FUNCTION)
+    )
+
+    # when
+    handler.lambda_handler(
+        stream_event(stream_record("300", "berlin", "apples", new=0, old=5)), FakeContext(FUNCTION)
+    )
+
+    # then each record made its alert
+    assert delivered_items(aws) == [("berlin", "apples"), ("berlin", "apples")]
+
+
+def test_sent_alerts_are_noted_to_expire_after_two_days(aws):
+    # given
+    record = stream_record("100", "berlin", "apples", new=0, old=5)
+
+    # when
+    handler.lambda_handler(stream_event(record), FakeContext(FUNCTION))
+
+    # then
+    noted = aws.dynamodb.get_item(
+        TableName=SENT_ALERTS_TABLE, Key={"alert_id": {"S": record["eventID"]}}
+    )["Item"]
+    assert int(noted["expires_at"]["N"]) - time.time() == pytest.approx(2 * 86400, abs=60)
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_a_batch_whose_sent_alerts_cannot_be_read_publishes_nothing_and_fails(aws):
+    # given the sent-alerts table is gone
+    aws.dynamodb.delete_table(TableName=SENT_ALERTS_TABLE)
+
+    # when
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        handler.lambda_handler(
+            stream_event(stream_record("100", "berlin", "apples", new=0, old=5)),
+            FakeContext(FUNCTION),
+        )
+
+    # then Lambda retries the batch; nothing went out that the retry could send twice
+    assert delivered(aws) == []
+
+
 # --- the handler with a failing PublishBatch ---------------------------------------------
 
 
@@ -316,13 +445,14 @@ def publish_response(ids: list[str], failed: Sequence[str] = ()) -> dict[str, An
     }
 
 
-def test_failed_publish_reports_the_record_of_the_first_failed_alert(stubbed_sns):
-    # given: records 200, 300 and 400 make alerts 0, 1 and 2; alert 1 fails
+def test_a_refused_alert_fails_the_batch_and_its_retry_sends_only_that_alert(stubbed_sns):
+    # given: records 200, 300 and 400 make alerts pears, figs and kiwis; SNS refuses figs
     stubbed_sns.add_response(
         "publish_batch",
         publish_response(["0", "1", "2"], failed=["1"]),
         {"TopicArn": TOPIC_ARN, "PublishBatchRequestEntries": ANY},
     )
+    stubbed_sns.add_response("publish_batch", publish_response(["0"]))
     event = stream_event(
         stream_record("100", "berlin", "apples", new=0, old=0),
         stream_record("200", "berlin", "pears", new=0, old=5),
@@ -330,49 +460,41 @@ def test_failed_publish_reports_the_record_of_the_first_failed_alert(stubbed_sns
         stream_record("400", "berlin", "kiwis", new=0, old=3),
     )
 
-    # when
+    # when the batch fails, and Lambda delivers it again
+    with pytest.raises(handler.BatchFailed, match="after 2 alerts"):
+        handler.lambda_handler(event, FakeContext(FUNCTION))
     result = handler.lambda_handler(event, FakeContext(FUNCTION))
 
     # then
-    assert result == {"batchItemFailures": [{"itemIdentifier": "300"}]}
+    assert result == {"batchItemFailures": []}
+    assert stubbed_sns.requests == [["pears", "figs", "kiwis"], ["figs"]]
     stubbed_sns.assert_no_pending_responses()
 
 
-def test_publish_error_reports_the_first_record_of_the_failed_request(stubbed_sns):
+def test_a_request_that_errors_fails_the_batch_and_its_retry_sends_the_rest(stubbed_sns):
     # given: 12 alerts; the first request (alerts 0-9) succeeds, the second fails outright
     stubbed_sns.add_response("publish_batch", publish_response([str(n) for n in range(10)]))
     stubbed_sns.add_client_error("publish_batch", "InternalError", http_status_code=500)
+    stubbed_sns.add_response("publish_batch", publish_response(["0", "1"]))
     records = [stream_record(str(1000 + n), "berlin", f"item-{n}", new=0, old=1) for n in range(12)]
 
     # when
-    result = handler.lambda_handler(stream_event(*records), FakeContext(FUNCTION))
+    with pytest.raises(handler.BatchFailed, match="after 10 alerts"):
+        handler.lambda_handler(stream_event(*records), FakeContext(FUNCTION))
+    handler.lambda_handler(stream_event(*records), FakeContext(FUNCTION))
 
-    # then
-    assert result == {"batchItemFailures": [{"itemIdentifier": "1010"}]}
+    # then the retry published items 10 and 11 only
+    assert stubbed_sns.requests == [
+        [f"item-{n}" for n in range(10)],
+        ["item-10", "item-11"],
+        ["item-10", "item-11"],
+    ]
     stubbed_sns.assert_no_pending_responses()
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
-def test_failed_first_publish_wins_over_a_later_unreadable_record(stubbed_sns):
-    # given
-    stubbed_sns.add_response("publish_batch", publish_response(["0"], failed=["0"]))
-    event = stream_event(
-        stream_record("100", "berlin", "apples", new=0, old=5),
-        stream_record("200", "berlin", "pears", new="x", old=5),
-    )
-
-    # when: nothing was published, so the whole batch fails, naming the failed alert's record
-    with pytest.raises(handler.BatchFailed, match="record 100$"):
-        handler.lambda_handler(event, FakeContext(FUNCTION))
-
-    # then
-    stubbed_sns.assert_no_pending_responses()
-
-
-def test_failed_publish_after_a_published_alert_wins_over_a_later_unreadable_record(
-    stubbed_sns,
-):
-    # given: alerts 0 (record 100) and 1 (record 200); alert 1 fails; record 300 is unreadable
+def test_a_failed_publish_wins_over_a_later_unreadable_record(stubbed_sns):
+    # given: apples (100) goes out, figs (200) is refused, 300 is unreadable
     stubbed_sns.add_response("publish_batch", publish_response(["0", "1"], failed=["1"]))
     event = stream_event(
         stream_record("100", "berlin", "apples", new=0, old=5),
@@ -380,41 +502,13 @@ def test_failed_publish_after_a_published_alert_wins_over_a_later_unreadable_rec
         stream_record("300", "berlin", "pears", new="x", old=5),
     )
 
-    # when
-    result = handler.lambda_handler(event, FakeContext(FUNCTION))
-
-    # then
-    assert result == {"batchItemFailures": [{"itemIdentifier": "200"}]}
-    stubbed_sns.assert_no_pending_responses()
-
-
-# --- the handler failing before any alert went out ------------------------------------------
-
-
-@pytest.mark.filterwarnings("ignore:No application metrics to publish")
-def test_first_alert_failing_to_publish_fails_the_whole_batch(stubbed_sns):
-    # given: the only request fails for every entry: no alert went out
-    stubbed_sns.add_response(
-        "publish_batch",
-        publish_response(["0", "1"], failed=["0", "1"]),
-        {"TopicArn": TOPIC_ARN, "PublishBatchRequestEntries": ANY},
-    )
-    event = stream_event(
-        stream_record("100", "berlin", "apples", new=0, old=5),
-        stream_record("200", "berlin", "pears", new=0, old=5),
-    )
-
-    # when
-    with pytest.raises(handler.BatchFailed) as raised:
+    # when / then: the whole batch comes again; apples is noted as sent
+    with pytest.raises(handler.BatchFailed, match="after 1 alerts"):
         handler.lambda_handler(event, FakeContext(FUNCTION))
-
-    # then
-    assert "no alert published" in str(raised.value)
-    assert "100" in str(raised.value)
     stubbed_sns.assert_no_pending_responses()
 
 
-def test_first_alert_failing_while_later_ones_of_its_request_went_out_is_reported_not_raised(
+def test_a_first_entry_refused_while_later_ones_went_out_leaves_only_it_to_the_retry(
     stubbed_sns,
 ):
     # given: the first entry is refused, but SNS accepted the second of the same request
@@ -423,50 +517,37 @@ def test_first_alert_failing_while_later_ones_of_its_request_went_out_is_reporte
         publish_response(["0", "1"], failed=["0"]),
         {"TopicArn": TOPIC_ARN, "PublishBatchRequestEntries": ANY},
     )
+    stubbed_sns.add_response("publish_batch", publish_response(["0"]))
     event = stream_event(
         stream_record("100", "berlin", "apples", new=0, old=5),
         stream_record("200", "berlin", "pears", new=0, old=5),
     )
 
     # when
-    result = handler.lambda_handler(event, FakeContext(FUNCTION))
+    with pytest.raises(handler.BatchFailed, match="after 1 alerts"):
+        handler.lambda_handler(event, FakeContext(FUNCTION))
+    handler.lambda_handler(event, FakeContext(FUNCTION))
 
-    # then: an alert is out, so Lambda resumes at the refused one rather than retry the whole
-    # batch (which could only send pears again too)
-    assert result == {"batchItemFailures": [{"itemIdentifier": "100"}]}
+    # then pears, accepted the first time, is not sent again
+    assert stubbed_sns.requests == [["apples", "pears"], ["apples"]]
     stubbed_sns.assert_no_pending_responses()
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
-def test_first_publish_request_erroring_fails_the_whole_batch(stubbed_sns):
+def test_a_first_request_erroring_fails_the_whole_batch(stubbed_sns):
     # given: the first PublishBatch request fails outright
     stubbed_sns.add_client_error("publish_batch", "InternalError", http_status_code=500)
     records = [stream_record(str(1000 + n), "berlin", f"item-{n}", new=0, old=1) for n in range(12)]
 
     # when
-    with pytest.raises(handler.BatchFailed, match="record 1000$"):
+    with pytest.raises(handler.BatchFailed, match="after 0 alerts"):
         handler.lambda_handler(stream_event(*records), FakeContext(FUNCTION))
 
     # then: the second request was never made
     stubbed_sns.assert_no_pending_responses()
 
 
-@pytest.mark.filterwarnings("ignore:No application metrics to publish")
-def test_first_alert_failing_after_records_without_alerts_fails_the_whole_batch(stubbed_sns):
-    # given: records 100 and 200 make no alert; 300's alert is the first and it fails
-    stubbed_sns.add_response("publish_batch", publish_response(["0"], failed=["0"]))
-    event = stream_event(
-        stream_record("100", "berlin", "apples", new=4, old=5),
-        stream_record("200", "berlin", "pears", new=0, old=0),
-        stream_record("300", "berlin", "figs", new=0, old=2),
-    )
-
-    # when
-    with pytest.raises(handler.BatchFailed, match="record 300$"):
-        handler.lambda_handler(event, FakeContext(FUNCTION))
-
-    # then
-    stubbed_sns.assert_no_pending_responses()
+# --- unreadable records ---------------------------------------------------------------------
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -478,15 +559,14 @@ def test_unreadable_first_record_fails_the_whole_batch_and_publishes_nothing(aws
     )
 
     # when
-    with pytest.raises(handler.BatchFailed, match="record 100$"):
+    with pytest.raises(handler.BatchFailed, match="the first record, 100, is unreadable"):
         handler.lambda_handler(event, FakeContext(FUNCTION))
 
     # then: 200 was not handled, so its alert waits for the retry
     assert delivered(aws) == []
 
 
-@pytest.mark.filterwarnings("ignore:No application metrics to publish")
-def test_unreadable_record_after_records_without_alerts_fails_the_whole_batch(aws):
+def test_unreadable_record_after_records_without_alerts_is_reported(aws):
     # given: 100 and 200 make no alert, 300 is unreadable, 400 would alert
     event = stream_event(
         stream_record("100", "berlin", "apples", new=4, old=5),
@@ -496,27 +576,11 @@ def test_unreadable_record_after_records_without_alerts_fails_the_whole_batch(aw
     )
 
     # when
-    with pytest.raises(handler.BatchFailed, match="record 300$"):
-        handler.lambda_handler(event, FakeContext(FUNCTION))
-
-    # then
-    assert delivered(aws) == []
-
-
-def test_unreadable_record_after_a_published_alert_is_reported_not_raised(aws):
-    # given: one alert goes out before the unreadable record
-    event = stream_event(
-        stream_record("100", "berlin", "pears", new=4, old=5),
-        stream_record("200", "berlin", "apples", new=0, old=5),
-        stream_record("300", "berlin", "figs", new="x", old=5),
-    )
-
-    # when
     result = handler.lambda_handler(event, FakeContext(FUNCTION))
 
-    # then: retrying the whole batch would publish apples twice; Lambda resumes at 300
+    # then: Lambda checkpoints 100 and 200 and retries from 300
     assert result == {"batchItemFailures": [{"itemIdentifier": "300"}]}
-    assert delivered_items(aws) == [("berlin", "apples")]
+    assert delivered(aws) == []
 
 
 # --- embedded metrics (Powertools prints one EMF document a flush) --------------------------
@@ -560,22 +624,35 @@ def test_a_batch_without_alerts_counts_zero(aws, capsys):
     assert alerts_published(capsys.readouterr().out) == [0.0]
 
 
-def test_a_partial_failure_counts_the_alerts_of_the_requests_that_went_out(stubbed_sns, capsys):
+def test_a_batch_delivered_again_counts_only_what_it_sent_itself(aws, capsys):
+    # given a batch handled once
+    event = stream_event(stream_record("100", "berlin", "apples", new=0, old=5))
+    handler.lambda_handler(event, FakeContext(FUNCTION))
+    capsys.readouterr()
+
+    # when
+    handler.lambda_handler(event, FakeContext(FUNCTION))
+
+    # then
+    assert alerts_published(capsys.readouterr().out) == [0.0]
+
+
+def test_a_failed_publish_counts_the_alerts_that_went_out_before_it(stubbed_sns, capsys):
     # given 12 alerts: the first request (10) is published, the second fails outright
     stubbed_sns.add_response("publish_batch", publish_response([str(n) for n in range(10)]))
     stubbed_sns.add_client_error("publish_batch", "InternalError", http_status_code=500)
     records = [stream_record(str(1000 + n), "berlin", f"item-{n}", new=0, old=1) for n in range(12)]
 
     # when
-    result = handler.lambda_handler(stream_event(*records), FakeContext(FUNCTION))
+    with pytest.raises(handler.BatchFailed):
+        handler.lambda_handler(stream_event(*records), FakeContext(FUNCTION))
 
-    # then
-    assert result == {"batchItemFailures": [{"itemIdentifier": "1010"}]}
+    # then: they are counted here; the retry will not send or count them again
     assert alerts_published(capsys.readouterr().out) == [10.0]
     stubbed_sns.assert_no_pending_responses()
 
 
-def test_a_partial_failure_counts_entries_sns_accepted_after_the_refused_one(stubbed_sns, capsys):
+def test_a_failed_publish_counts_entries_sns_accepted_after_the_refused_one(stubbed_sns, capsys):
     # given three alerts in one request; SNS refuses the second and accepts the others
     stubbed_sns.add_response("publish_batch", publish_response(["0", "1", "2"], failed=["1"]))
     event = stream_event(
@@ -585,10 +662,10 @@ def test_a_partial_failure_counts_entries_sns_accepted_after_the_refused_one(stu
     )
 
     # when
-    result = handler.lambda_handler(event, FakeContext(FUNCTION))
+    with pytest.raises(handler.BatchFailed):
+        handler.lambda_handler(event, FakeContext(FUNCTION))
 
-    # then: two went out, though the retry from 200 will send figs again
-    assert result == {"batchItemFailures": [{"itemIdentifier": "200"}]}
+    # then
     assert alerts_published(capsys.readouterr().out) == [2.0]
     stubbed_sns.assert_no_pending_responses()
 
@@ -608,8 +685,7 @@ def test_an_unreadable_record_after_a_published_alert_counts_that_alert(aws, cap
     assert alerts_published(capsys.readouterr().out) == [1.0]
 
 
-@pytest.mark.filterwarnings("ignore:No application metrics to publish")
-def test_a_batch_that_fails_whole_counts_nothing(stubbed_sns, capsys):
+def test_a_batch_whose_first_publish_fails_counts_zero(stubbed_sns, capsys):
     # given the only request fails outright: nothing went out, Lambda retries the batch
     stubbed_sns.add_client_error("publish_batch", "InternalError", http_status_code=500)
     event = stream_event(stream_record("100", "berlin", "apples", new=0, old=5))
@@ -618,17 +694,33 @@ def test_a_batch_that_fails_whole_counts_nothing(stubbed_sns, capsys):
     with pytest.raises(handler.BatchFailed):
         handler.lambda_handler(event, FakeContext(FUNCTION))
 
-    # then: no metric, so the retry that publishes is the only count
-    assert metric_flushes(capsys.readouterr().out) == []
+    # then: the retry that publishes is the one that counts it
+    assert alerts_published(capsys.readouterr().out) == [0.0]
     stubbed_sns.assert_no_pending_responses()
 
 
 # --- AlertTopic --------------------------------------------------------------------------
 
 
+@dataclass
+class TopicUnderTest:
+    """An AlertTopic on a stubbed SNS client; the parameters of each PublishBatch call, and the
+    alerts it handed to `on_sent`, a list per call."""
+
+    topic: AlertTopic
+    stubber: Stubber
+    calls: list[dict[str, Any]]
+    sent: list[list[Alert]]
+
+    def publish(self, alerts: Sequence[Alert]) -> None:
+        self.topic.publish(alerts, on_sent=self.sent.append)
+
+    def sent_items(self) -> list[list[str]]:
+        return [[alert.item for alert in accepted] for accepted in self.sent]
+
+
 @pytest.fixture
-def sns(aws_env: None) -> Iterator[tuple[AlertTopic, Stubber, list[dict[str, Any]]]]:
-    """An AlertTopic on a stubbed SNS client, and the parameters of each PublishBatch call."""
+def sns(aws_env: None) -> Iterator[TopicUnderTest]:
     sns_client = boto3.client("sns", region_name=REGION)
     calls: list[dict[str, Any]] = []
     sns_client.meta.events.register(
@@ -636,7 +728,7 @@ def sns(aws_env: None) -> Iterator[tuple[AlertTopic, Stubber, list[dict[str, Any
         lambda params, **_: calls.append(copy.deepcopy(params)),
     )
     with Stubber(sns_client) as stubber:
-        yield AlertTopic(sns_client, TOPIC_ARN), stubber, calls
+        yield TopicUnderTest(AlertTopic(sns_client, TOPIC_ARN), stubber, calls, [])
 
 
 def expect_publish(stubber: Stubber, count: int, failed: Sequence[str] = ()) -> None:
@@ -649,41 +741,41 @@ def expect_publish(stubber: Stubber, count: int, failed: Sequence[str] = ()) -> 
 
 def test_alert_topic_publishes_25_alerts_in_requests_of_10_10_and_5(sns):
     # given
-    topic, stubber, calls = sns
     for size in (10, 10, 5):
-        expect_publish(stubber, size)
+        expect_publish(sns.stubber, size)
     alerts = [alert(n) for n in range(25)]
 
     # when
-    topic.publish(alerts)
+    sns.publish(alerts)
 
     # then
-    stubber.assert_no_pending_responses()
-    assert [len(call["PublishBatchRequestEntries"]) for call in calls] == [10, 10, 5]
-    assert all(len(call["PublishBatchRequestEntries"]) <= PUBLISH_BATCH_SIZE for call in calls)
+    sns.stubber.assert_no_pending_responses()
+    assert [len(call["PublishBatchRequestEntries"]) for call in sns.calls] == [10, 10, 5]
+    assert all(len(call["PublishBatchRequestEntries"]) <= PUBLISH_BATCH_SIZE for call in sns.calls)
     published = [
         json.loads(json.loads(entry["Message"])["default"])["item"]
-        for call in calls
+        for call in sns.calls
         for entry in call["PublishBatchRequestEntries"]
     ]
     assert published == [f"item-{n}" for n in range(25)]  # in order
-    for call in calls:
+    for call in sns.calls:
         ids = [entry["Id"] for entry in call["PublishBatchRequestEntries"]]
         assert len(set(ids)) == len(ids)
+    # and each request's alerts were handed on as it was accepted
+    assert sns.sent == [alerts[:10], alerts[10:20], alerts[20:]]
 
 
 def test_alert_topic_renders_a_sentence_for_people_and_json_for_programs(sns):
     # given
-    topic, stubber, calls = sns
-    expect_publish(stubber, 1)
-    out = Alert("berlin", "apples", 0, 5, UPDATED_AT, SOURCE)
+    expect_publish(sns.stubber, 1)
+    out = Alert("berlin", "apples", 0, 5, UPDATED_AT, SOURCE, "event-1")
 
     # when
-    topic.publish([out])
+    sns.publish([out])
 
     # then
-    stubber.assert_no_pending_responses()
-    [entry] = calls[0]["PublishBatchRequestEntries"]
+    sns.stubber.assert_no_pending_responses()
+    [entry] = sns.calls[0]["PublishBatchRequestEntries"]
     assert entry["MessageStructure"] == "json"
     assert entry["Subject"] == "Out of stock"
     renderings = json.loads(entry["Message"])
@@ -698,6 +790,7 @@ def test_alert_topic_renders_a_sentence_for_people_and_json_for_programs(sns):
         "previous_count": 5,
         "updated_at": UPDATED_AT,
         "source": SOURCE,
+        "alert_id": "event-1",
     }
     assert entry["MessageAttributes"] == {
         "store": {"DataType": "String", "StringValue": "berlin"},
@@ -706,106 +799,59 @@ def test_alert_topic_renders_a_sentence_for_people_and_json_for_programs(sns):
     }
 
 
-def test_alert_topic_raises_publish_failed_at_the_first_failed_entry(sns):
+def test_alert_topic_hands_on_the_accepted_entries_of_a_request_with_refused_ones(sns):
     # given: the second request's entries 3 and 7 fail, i.e. alerts 13 and 17
-    topic, stubber, _ = sns
-    expect_publish(stubber, 10)
-    expect_publish(stubber, 10, failed=["7", "3"])
+    expect_publish(sns.stubber, 10)
+    expect_publish(sns.stubber, 10, failed=["7", "3"])
 
     # when
     with pytest.raises(PublishFailed) as raised:
-        topic.publish([alert(n) for n in range(25)])
+        sns.publish([alert(n) for n in range(25)])
 
-    # then: alerts 20-24 were never sent
-    assert raised.value.first_failed == 13
+    # then: the accepted ones are handed on, and alerts 20-24 were never sent
+    assert raised.value.published == 18
     assert "InternalError" in raised.value.reason
-    assert raised.value.published_any is True
-    stubber.assert_no_pending_responses()
+    accepted = [f"item-{n}" for n in range(10, 20) if n not in (13, 17)]
+    assert sns.sent_items() == [[f"item-{n}" for n in range(10)], accepted]
+    sns.stubber.assert_no_pending_responses()
 
 
-def test_alert_topic_raises_publish_failed_at_the_start_of_a_request_that_errors(sns):
+def test_alert_topic_stops_at_a_request_that_errors(sns):
     # given
-    topic, stubber, _ = sns
-    expect_publish(stubber, 10)
-    stubber.add_client_error("publish_batch", "AuthorizationError", http_status_code=403)
+    expect_publish(sns.stubber, 10)
+    sns.stubber.add_client_error("publish_batch", "AuthorizationError", http_status_code=403)
 
     # when
     with pytest.raises(PublishFailed) as raised:
-        topic.publish([alert(n) for n in range(15)])
+        sns.publish([alert(n) for n in range(25)])
 
-    # then
-    assert raised.value.first_failed == 10
+    # then: the third request was never made
+    assert raised.value.published == 10
     assert "AuthorizationError" in raised.value.reason
-    assert raised.value.published_any is True
-    stubber.assert_no_pending_responses()
+    assert sns.sent_items() == [[f"item-{n}" for n in range(10)]]
+    assert len(sns.calls) == 2
+    sns.stubber.assert_no_pending_responses()
 
 
-@pytest.mark.parametrize(
-    ("failed", "first_failed", "published_any"),
-    [
-        (["0", "1", "2"], 0, False),
-        (["2", "0"], 0, True),
-        (["1", "2"], 1, True),
-    ],
-    ids=["all-refused", "first-refused-middle-accepted", "first-accepted"],
-)
-def test_alert_topic_says_whether_any_alert_of_a_first_request_went_out(
-    sns, failed, first_failed, published_any
-):
-    # given: one request of three alerts, some entries refused
-    topic, stubber, _ = sns
-    expect_publish(stubber, 3, failed=failed)
-
-    # when
-    with pytest.raises(PublishFailed) as raised:
-        topic.publish([alert(n) for n in range(3)])
-
-    # then
-    assert raised.value.first_failed == first_failed
-    assert raised.value.published_any is published_any
-    stubber.assert_no_pending_responses()
-
-
-def test_alert_topic_first_request_erroring_published_nothing(sns):
+def test_alert_topic_hands_on_nothing_when_every_entry_is_refused(sns):
     # given
-    topic, stubber, _ = sns
-    stubber.add_client_error("publish_batch", "InternalError", http_status_code=500)
+    expect_publish(sns.stubber, 3, failed=["0", "1", "2"])
 
     # when
     with pytest.raises(PublishFailed) as raised:
-        topic.publish([alert(n) for n in range(15)])
+        sns.publish([alert(n) for n in range(3)])
 
     # then
-    assert (raised.value.first_failed, raised.value.published_any) == (0, False)
-    stubber.assert_no_pending_responses()
-
-
-@pytest.mark.parametrize("second", ["all-refused", "error"])
-def test_alert_topic_after_a_published_request_always_published_some(sns, second):
-    # given: the first request went out whole; the second fails entirely
-    topic, stubber, _ = sns
-    expect_publish(stubber, 10)
-    if second == "error":
-        stubber.add_client_error("publish_batch", "InternalError", http_status_code=500)
-    else:
-        expect_publish(stubber, 5, failed=[str(n) for n in range(5)])
-
-    # when
-    with pytest.raises(PublishFailed) as raised:
-        topic.publish([alert(n) for n in range(15)])
-
-    # then
-    assert (raised.value.first_failed, raised.value.published_any) == (10, True)
-    stubber.assert_no_pending_responses()
+    assert raised.value.published == 0
+    assert sns.sent == []
+    sns.stubber.assert_no_pending_responses()
 
 
 def test_alert_topic_makes_no_request_for_no_alerts(sns):
-    # given
-    topic, stubber, calls = sns
-
-    # when
-    topic.publish([])
+    # given / when
+    sns.publish([])
 
     # then
-    assert calls == []
-    stubber.assert_no_pending_responses()
+    assert sns.calls == []
+    assert sns.sent == []
+    sns.stubber.assert_no_pending_responses()

@@ -13,7 +13,6 @@ import pytest
 
 from provision.emulator import command_line
 
-
 SLEEPER_CODE = "import time; print('up', flush=True); time.sleep(120)"
 SLEEPER_LINE = f"{sys.executable} -c {SLEEPER_CODE}"
 

@@ -72,6 +72,7 @@ def own_names(stack: Stack, function: str) -> list[str]:
         stack.reports_bucket,
         f":table/{stack.table}",
         f":table/{stack.snapshots_table}",
+        f":table/{stack.sent_alerts_table}",
         f":{stack.topic}",
         *(f":{queue}" for queue in stack.queues),
         f":log-group:/aws/lambda/{own_function}:",
@@ -308,13 +309,31 @@ def test_checker_may_read_the_stream_and_publish_but_not_write_the_table():
     ]
     dynamodb_actions = {action for action in allowed if action.startswith("dynamodb:")}
     assert not [r for r in resources(policy) if STACK.snapshots_table in r]
-    assert dynamodb_actions <= {
+    assert STACK.table_arn not in resources(policy)
+    assert dynamodb_actions == {
         "dynamodb:DescribeStream",
         "dynamodb:GetRecords",
         "dynamodb:GetShardIterator",
         "dynamodb:ListStreams",
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
     }
     assert not [action for action in allowed if action.startswith("s3:")]
+
+
+def test_checker_reads_and_notes_sent_alerts_only_in_the_sent_alerts_table():
+    # given
+    policy = check_stock_policy(STACK)
+
+    # when
+    read, written = (
+        grants(policy, "dynamodb:BatchGetItem"),
+        grants(policy, "dynamodb:BatchWriteItem"),
+    )
+
+    # then
+    sent_alerts = "arn:aws:dynamodb:eu-west-1:123456789012:table/inventory-sent-alerts"
+    assert read == written == [sent_alerts] == [STACK.sent_alerts_table_arn]
 
 
 def test_each_failure_queue_takes_messages_only_from_its_own_function():

@@ -14,6 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from inventory.adapters.sent_alerts import EXPIRY_ATTRIBUTE
 from provision import __main__ as cli
 from provision import deploy, packaging
 from provision.resources import Aws, Changes
@@ -97,6 +98,41 @@ def test_a_second_identical_run_changes_nothing(aws):
 
     # when / then
     assert up(aws) == []
+
+
+def test_the_checker_notes_sent_alerts_in_a_table_whose_entries_expire(aws):
+    # given / when
+    up(aws)
+
+    # then the table exists, keyed by alert id, expiring on the attribute the function writes
+    stack: Stack = aws.stack
+    dynamodb = aws.clients.dynamodb
+    table = dynamodb.describe_table(TableName=stack.sent_alerts_table)["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "alert_id", "KeyType": "HASH"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    expiry = dynamodb.describe_time_to_live(TableName=stack.sent_alerts_table)
+    assert expiry["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED",
+        "AttributeName": EXPIRY_ATTRIBUTE,
+    }
+    environment = aws.clients.lambda_.get_function_configuration(FunctionName=stack.check_function)[
+        "Environment"
+    ]["Variables"]
+    assert environment["SENT_ALERTS_TABLE"] == stack.sent_alerts_table
+
+
+def test_destroy_removes_the_sent_alerts_table(aws, monkeypatch):
+    # given a stack without a dashboard (moto's API Gateway needs a package we do not install)
+    up(aws)
+    monkeypatch.setattr(deploy.dashboard, "destroy", lambda *_: None)
+
+    # when
+    deploy.destroy(aws.clients, aws.stack)
+
+    # then
+    tables = aws.clients.dynamodb.list_tables()["TableNames"]
+    assert aws.stack.sent_alerts_table not in tables
+    assert tables == []
 
 
 def test_changed_settings_reach_the_function_and_the_stream_mapping_in_place(aws):

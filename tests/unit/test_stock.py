@@ -32,6 +32,7 @@ def echo_plus(count: int = 0, previous_count: int | None = None, **changes: Any)
         "previous_count": previous_count,
         "updated_at": "2024-05-01T09:30:00.000+00:00",
         "source": SOURCE,
+        "alert_id": "00000000000000000000000000000001",
     }
     return Alert(**(fields | changes))
 
@@ -75,8 +76,24 @@ def test_a_recorded_drop_to_zero_gives_one_alert(
     # then
     new_image = record["dynamodb"]["NewImage"]
     assert alert == echo_plus(
-        previous_count=previous_count, updated_at=new_image["updated_at"]["S"]
+        previous_count=previous_count,
+        updated_at=new_image["updated_at"]["S"],
+        alert_id=record["eventID"],
     )
+
+
+def test_an_alert_is_named_by_its_stream_record_so_every_delivery_of_it_has_the_same_id() -> None:
+    # given one record, delivered twice, and another record of the same change
+    [record] = stream_records("stream_modify_5_to_0.json")
+    other = json.loads(json.dumps(record)) | {"eventID": "ffffffffffffffffffffffffffffffff"}
+    # when
+    first, again, different = (alert_for_stream_record(r) for r in (record, record, other))
+    # then
+    assert first is not None
+    assert again is not None
+    assert different is not None
+    assert first.alert_id == again.alert_id == record["eventID"]
+    assert different.alert_id != first.alert_id
 
 
 @pytest.mark.parametrize(
@@ -166,6 +183,7 @@ def test_an_alert_document_is_json_with_the_event_and_every_field() -> None:
         "previous_count": 5,
         "updated_at": "2024-05-01T09:30:00.000+00:00",
         "source": SOURCE,
+        "alert_id": "00000000000000000000000000000001",
     }
     assert OUT_OF_STOCK_EVENT == "out_of_stock"
 

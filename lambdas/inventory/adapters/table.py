@@ -17,6 +17,7 @@ from inventory.loading import SeenKeys
 from inventory.validation import StockRow
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
+BATCH_GET_SIZE = 100  # BatchGetItem's limit
 RETRYABLE_ERRORS = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -56,6 +57,41 @@ class Backoff:
         if self._clock() + delay >= self._deadline:
             raise WriteDeadlineExceeded(f"{what} after {self.attempts} attempts")
         self._sleep(delay)
+
+
+def batch_write(
+    dynamodb: Any, table_name: str, items: list[dict[str, Any]], backoff: Backoff
+) -> None:
+    """Put up to 25 items with BatchWriteItem, retrying unprocessed items and throttling until
+    the backoff's deadline."""
+    request = {table_name: [{"PutRequest": {"Item": item}} for item in items]}
+    while request:
+        try:
+            response = dynamodb.batch_write_item(RequestItems=request)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in RETRYABLE_ERRORS:
+                raise
+            backoff.wait(f"BatchWriteItem kept failing ({error.response['Error']['Code']})")
+            continue
+        request = response.get("UnprocessedItems") or {}
+        if request:
+            backoff.wait("DynamoDB left items unprocessed")
+
+
+def batch_get(
+    dynamodb: Any, table_name: str, keys: list[dict[str, Any]], backoff: Backoff
+) -> list[dict[str, Any]]:
+    """Read up to 100 items by key with BatchGetItem (strongly consistent), retrying unprocessed
+    keys until the backoff's deadline. Keys with no item are left out."""
+    found: list[dict[str, Any]] = []
+    request: dict[str, Any] = {table_name: {"Keys": keys, "ConsistentRead": True}}
+    while request:
+        response = dynamodb.batch_get_item(RequestItems=request)
+        found.extend(response.get("Responses", {}).get(table_name, []))
+        request = response.get("UnprocessedKeys") or {}
+        if request:
+            backoff.wait("DynamoDB left keys unprocessed")
+    return found
 
 
 class Written(Enum):
@@ -141,44 +177,23 @@ class StockTable:
     ) -> set[Snapshot]:
         """The snapshots recorded for `stores` that are newer than `snapshot`."""
         newer: set[Snapshot] = set()
-        for start in range(0, len(stores), 100):  # BatchGetItem's limit
-            request: dict[str, Any] = {
-                self._snapshots_table: {
-                    "Keys": [{"store": {"S": store}} for store in stores[start : start + 100]],
-                    "ConsistentRead": True,
-                }
-            }
-            while request:
-                response = self._dynamodb.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._snapshots_table, []):
-                    if item["snapshot_at"]["S"] > snapshot.taken_at:
-                        newer.add(
-                            Snapshot(
-                                bucket=item["bucket"]["S"],
-                                key=item["key"]["S"],
-                                version_id=item.get("version_id", {}).get("S"),
-                                taken_at=item["snapshot_at"]["S"],
-                            )
+        for start in range(0, len(stores), BATCH_GET_SIZE):
+            keys = [{"store": {"S": store}} for store in stores[start : start + BATCH_GET_SIZE]]
+            for item in batch_get(self._dynamodb, self._snapshots_table, keys, backoff):
+                if item["snapshot_at"]["S"] > snapshot.taken_at:
+                    newer.add(
+                        Snapshot(
+                            bucket=item["bucket"]["S"],
+                            key=item["key"]["S"],
+                            version_id=item.get("version_id", {}).get("S"),
+                            taken_at=item["snapshot_at"]["S"],
                         )
-                request = response.get("UnprocessedKeys") or {}
-                if request:
-                    backoff.wait("DynamoDB left keys unprocessed")
+                    )
         return newer
 
     def write_batch(self, items: list[dict[str, Any]], backoff: Backoff) -> None:
         """Write up to 25 items, retrying unprocessed items and throttling until the deadline."""
-        request = {self._table_name: [{"PutRequest": {"Item": item}} for item in items]}
-        while request:
-            try:
-                response = self._dynamodb.batch_write_item(RequestItems=request)
-            except ClientError as error:
-                if error.response["Error"]["Code"] not in RETRYABLE_ERRORS:
-                    raise
-                backoff.wait(f"BatchWriteItem kept failing ({error.response['Error']['Code']})")
-                continue
-            request = response.get("UnprocessedItems") or {}
-            if request:
-                backoff.wait("DynamoDB left items unprocessed")
+        batch_write(self._dynamodb, self._table_name, items, backoff)
 
     def write_if_not_newer(self, item: dict[str, Any], backoff: Backoff) -> Written:
         """Write `item` unless the table holds the row from a newer snapshot."""

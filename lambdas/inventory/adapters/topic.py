@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -15,19 +15,13 @@ SUBJECT = "Out of stock"  # SNS subjects must be plain ASCII; store names may no
 
 
 class PublishFailed(Exception):
-    """Alert `first_failed` was not published (those before it were); the caller has it and
-    the rest retried. `published`: how many alerts went out in all (entries after a refused
-    one in the same request may have)."""
+    """Not every alert was published. `published`: how many were, each handed to `on_sent`.
+    The rest were refused, not yet tried, or (a request that errored) of unknown fate."""
 
-    def __init__(self, first_failed: int, reason: str, published: int) -> None:
+    def __init__(self, reason: str, published: int) -> None:
         super().__init__(reason)
-        self.first_failed = first_failed
         self.reason = reason
         self.published = published
-
-    @property
-    def published_any(self) -> bool:
-        return self.published > 0
 
 
 class AlertTopic:
@@ -37,13 +31,15 @@ class AlertTopic:
         self._sns = sns
         self._topic_arn = topic_arn
 
-    def publish(self, alerts: Sequence[Alert]) -> None:
-        """Publish `alerts` in order, ten a request.
+    def publish(self, alerts: Sequence[Alert], on_sent: Callable[[list[Alert]], None]) -> None:
+        """Publish `alerts` in order, ten a request, handing each request's accepted alerts to
+        `on_sent` before the next request goes out.
 
         Raises:
-            PublishFailed: with the index of the first alert not published; the ones before
-                it were, the ones after it may or may not have been.
+            PublishFailed: at the first request that failed, or had an entry refused; its
+                accepted entries were handed to `on_sent` first.
         """
+        published = 0
         for start in range(0, len(alerts), PUBLISH_BATCH_SIZE):
             chunk = alerts[start : start + PUBLISH_BATCH_SIZE]
             try:
@@ -54,15 +50,15 @@ class AlertTopic:
                     ],
                 )
             except (ClientError, BotoCoreError) as error:
-                raise PublishFailed(start, str(error), published=start) from error
+                raise PublishFailed(str(error), published) from error
+            accepted = [chunk[int(entry["Id"])] for entry in response.get("Successful", [])]
+            if accepted:
+                on_sent(accepted)
+                published += len(accepted)
             failed = response.get("Failed", [])
             if failed:
                 first = min(failed, key=lambda entry: int(entry["Id"]))
-                raise PublishFailed(
-                    start + int(first["Id"]),
-                    f"{first.get('Code')}: {first.get('Message')}",
-                    published=start + len(response.get("Successful", [])),
-                )
+                raise PublishFailed(f"{first.get('Code')}: {first.get('Message')}", published)
 
 
 def _entry(entry_id: str, alert: Alert) -> dict[str, Any]:
