@@ -390,7 +390,9 @@ def cost_of_seed_load(
     download_file adds a HEAD) and the project's report PUT; one write unit a row (items
     under 1 KB), and for the project one more for its claim on the store and one read unit
     for its check of newer snapshots; per alert one SQS delivery, and a Publish (the lab) or
-    a tenth of a PublishBatch (the project). The lab's ListTopics is not billed by SNS.
+    a tenth of a PublishBatch (the project), and for the project a read unit (its lookup in
+    the sent-alerts table) and a write unit (its note there). The lab's ListTopics is not
+    billed by SNS.
     """
     prices = cost.Prices()
     alerts = round(SEED_ROWS_PER_FILE * 0.10)
@@ -407,8 +409,8 @@ def cost_of_seed_load(
         per_file = cost.PerFile(
             s3_puts=2 if is_project else 1,
             s3_gets=1 if is_project else 2,
-            write_units=SEED_ROWS_PER_FILE + (1 if is_project else 0),
-            read_units=1 if is_project else 0,
+            write_units=SEED_ROWS_PER_FILE + (1 + alerts if is_project else 0),
+            read_units=1 + alerts if is_project else 0,
             lambda_requests=(load["invocations"] + check["invocations"]) / files,
             lambda_gb_seconds=(
                 cost.gb_seconds(load["billed_ms"], target.load_memory_mb)

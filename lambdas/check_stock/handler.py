@@ -41,11 +41,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     """Publish an alert for each item that ran out, once; report the records to retry.
 
     Lambda delivers a batch again after any failed invocation, and one that timed out may have
-    published before it stopped. So only alerts missing from the sent-alerts table are
-    published, and each request's alerts are recorded there as soon as SNS accepts them: a
-    batch delivered again, whole or from any record, sends nothing twice. (One duplicate is
-    left: an alert SNS accepted whose record could not be written. Its alert_id, the same on
-    every delivery, lets a subscriber drop it.)
+    published before it stopped. So only alerts not noted in the sent-alerts table are
+    published, and each request's alerts are noted there as soon as SNS accepts them: a batch
+    delivered again, whole or from any record, sends nothing twice. (One duplicate is left: an
+    alert SNS accepted whose note could not be written. Its alert_id, the same on every
+    delivery, lets a subscriber drop it.)
 
     That makes failing whole the simple answer to a failed publish: every runtime retries
     it, emulators that ignore ReportBatchItemFailures included, and the alerts that did go out
