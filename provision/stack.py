@@ -21,9 +21,10 @@ class Settings:
     # Stream side: records per invocation, how often a failing batch is retried, and the age
     # after which a record goes to the failure queue whatever happens (the one bound MiniStack
     # enforces; AWS enforces both).
-    # 1000 a batch lets a bulk load's alerts keep pace with its rows (see the benchmark);
-    # a smaller batch spent more time starting invocations than publishing.
-    stream_batch_size: int = 1000
+    # 2,500 a batch lets a bulk load's alerts keep pace with its rows (see the benchmark):
+    # smaller batches spent more time starting invocations and looking up sent alerts. (AWS
+    # also caps a batch at 6 MB.)
+    stream_batch_size: int = 2500
     stream_max_retries: int = 5
     stream_max_record_age_seconds: int = 3600
     # S3 side: Lambda's asynchronous retries before the event goes to the failure queue.

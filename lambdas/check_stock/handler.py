@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from inventory import settings
 from inventory.adapters.clients import client
-from inventory.adapters.sent_alerts import SentAlerts
+from inventory.adapters.sent_alerts import Notes, SentAlerts
 from inventory.adapters.topic import AlertTopic, PublishFailed
 from inventory.stock import Alert, alert_for_stream_record
 
@@ -42,10 +42,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
     Lambda delivers a batch again after any failed invocation, and one that timed out may have
     published before it stopped. So only alerts not noted in the sent-alerts table are
-    published, and each request's alerts are noted there as soon as SNS accepts them: a batch
-    delivered again, whole or from any record, sends nothing twice. (One duplicate is left: an
-    alert SNS accepted whose note could not be written. Its alert_id, the same on every
-    delivery, lets a subscriber drop it.)
+    published, and the alerts SNS accepts are noted there while publishing goes on (Notes): a
+    batch delivered again, whole or from any record, sends nothing twice. (Left: alerts SNS
+    accepted that were not noted yet when the invocation was cut short, or whose note failed;
+    their alert_id, the same on every delivery, lets a subscriber drop them.)
 
     That makes failing whole the simple answer to a failed publish: every runtime retries
     it, emulators that ignore ReportBatchItemFailures included, and the alerts that did go out
@@ -76,7 +76,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             extra={"alerts": len(alerts) - len(unsent)},
         )
     try:
-        alert_topic().publish(unsent, on_sent=lambda sent: sent_alerts().record(sent, deadline))
+        with Notes(sent_alerts(), deadline) as notes:
+            alert_topic().publish(unsent, on_sent=notes.add)
     except PublishFailed as failure:
         logger.error(
             "publishing alerts failed",

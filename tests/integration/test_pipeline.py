@@ -203,13 +203,13 @@ def test_the_stream_mapping_is_provisioned_with_its_retry_limits_and_failure_que
         FunctionName=stack["functions"]["check_stock"]
     )["EventSourceMappings"]
 
-    # then it reads the table's stream in batches of 1,000, retries a failing batch 5 times
+    # then it reads the table's stream in batches of 2,500, retries a failing batch 5 times
     # (bisecting it), drops records older than an hour to the alert-failures queue, and lets
     # the function report the records to retry
     assert mapping["EventSourceArn"] == stream_arn
     assert mapping["State"] == "Enabled"
     assert {key: mapping.get(key) for key in MAPPING_SETTINGS} == {
-        "BatchSize": 1000,
+        "BatchSize": 2500,
         "MaximumRetryAttempts": 5,
         "BisectBatchOnFunctionError": True,
         "MaximumRecordAgeInSeconds": 3600,

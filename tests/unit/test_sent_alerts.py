@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from inventory.adapters.sent_alerts import EXPIRY_ATTRIBUTE, KEEP_SECONDS, SentAlerts
+from inventory.adapters.sent_alerts import EXPIRY_ATTRIBUTE, KEEP_SECONDS, Notes, SentAlerts
 from inventory.stock import Alert
 from tests.unit.fakes import REGION
 
@@ -122,3 +122,90 @@ def test_keys_left_unprocessed_are_asked_for_again():
         # then
         assert unsent == []
         stubber.assert_no_pending_responses()
+
+
+# --- Notes: written on a thread of their own, 25 a request -----------------------------------
+
+
+class FakeSentAlerts:
+    """Stands in for SentAlerts; records each request's alerts, or fails from request `fail_at`."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.requests: list[list[str]] = []
+        self._fail_at = fail_at
+
+    def record(self, alerts: list[Alert], deadline: float) -> None:
+        if self._fail_at is not None and len(self.requests) >= self._fail_at:
+            raise RuntimeError("the table is unavailable")
+        self.requests.append([a.alert_id for a in alerts])
+
+
+def test_notes_are_written_25_a_request_and_the_rest_on_leaving():
+    # given
+    ledger = FakeSentAlerts()
+    alerts = [alert(n) for n in range(63)]
+
+    # when accepted alerts come ten at a time, as PublishBatch accepts them
+    with Notes(ledger, deadline()) as notes:  # type: ignore[arg-type]
+        for start in range(0, len(alerts), 10):
+            notes.add(alerts[start : start + 10])
+
+    # then
+    assert [len(request) for request in ledger.requests] == [25, 25, 13]
+    assert sum(ledger.requests, []) == [a.alert_id for a in alerts]
+
+
+def accept_three_then_fail(notes: Notes) -> None:
+    notes.add([alert(1), alert(2), alert(3)])
+    raise ValueError("publish failed")
+
+
+def accept_until_refused(notes: Notes, refused: list[BaseException]) -> None:
+    """Add alerts ten at a time, far more than the queue holds, until add() raises."""
+    for n in range(0, 1000, 10):
+        try:
+            notes.add([alert(m) for m in range(n, n + 10)])
+        except RuntimeError as error:
+            refused.append(error)
+            raise
+
+
+def test_notes_taken_before_an_exception_are_still_written():
+    # given
+    ledger = FakeSentAlerts()
+
+    # when publishing fails after three alerts were accepted
+    with (
+        pytest.raises(ValueError, match="publish failed"),
+        Notes(ledger, deadline()) as notes,  # type: ignore[arg-type]
+    ):
+        accept_three_then_fail(notes)
+
+    # then
+    assert ledger.requests == [["event-0001", "event-0002", "event-0003"]]
+
+
+def test_a_note_that_fails_is_raised_on_leaving():
+    # given a table that refuses every note
+    ledger = FakeSentAlerts(fail_at=0)
+
+    # when / then
+    with (
+        pytest.raises(RuntimeError, match="unavailable"),
+        Notes(ledger, deadline()) as notes,  # type: ignore[arg-type]
+    ):
+        notes.add([alert(n) for n in range(5)])
+
+
+def test_after_a_failed_note_adding_raises_instead_of_waiting_on_a_stopped_writer():
+    # given a table that refuses the second note
+    ledger = FakeSentAlerts(fail_at=1)
+    refused: list[BaseException] = []
+
+    # when
+    with pytest.raises(RuntimeError), Notes(ledger, deadline()) as notes:  # type: ignore[arg-type]
+        accept_until_refused(notes, refused)
+
+    # then the first note went in, and the error reached the publisher
+    assert ledger.requests == [[f"event-{n:04}" for n in range(25)]]
+    assert len(refused) == 1
