@@ -16,7 +16,9 @@ class Settings:
     max_file_bytes: int = 50 * 1024 * 1024
     load_timeout_seconds: int = 300
     load_memory_mb: int = 1024
-    check_timeout_seconds: int = 30
+    # Far above a batch's usual second: a consumer starved of CPU (a burst of uploads on a
+    # laptop) finishes instead of being cut short and retried.
+    check_timeout_seconds: int = 120
     check_memory_mb: int = 256
     # Stream side: records per invocation, how often a failing batch is retried, and the age
     # after which a record goes to the failure queue whatever happens (the one bound MiniStack
