@@ -8,8 +8,24 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
+
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
+SENT_ALERTS_TABLE = "inventory-sent-alerts"
+
+
+def create_sent_alerts_table() -> Any:
+    """The sent-alerts table as provisioning makes it (alert_id HASH, on demand), created in
+    the moto account of the caller's `mock_aws`; returns the DynamoDB client."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName=SENT_ALERTS_TABLE,
+        AttributeDefinitions=[{"AttributeName": "alert_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "alert_id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb
 
 
 def create_inventory_table(dynamodb: Any, name: str) -> None:

@@ -23,13 +23,19 @@ from check_stock import handler
 from inventory.adapters.clients import client
 from inventory.adapters.topic import PUBLISH_BATCH_SIZE, AlertTopic, PublishFailed
 from inventory.stock import Alert
-from tests.unit.fakes import ACCOUNT, REGION, FakeContext, metric_flushes
+from tests.unit.fakes import (
+    ACCOUNT,
+    REGION,
+    SENT_ALERTS_TABLE,
+    FakeContext,
+    create_sent_alerts_table,
+    metric_flushes,
+)
 
 FUNCTION = "inventory-check_stock"
 TOPIC_NAME = "inventory-NoStock"
 TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:{TOPIC_NAME}"
 QUEUE_NAME = "inventory-alerts"
-SENT_ALERTS_TABLE = "inventory-sent-alerts"
 SOURCE = "s3://inventory-uploads-000000000000-us-east-1/stores/berlin.csv"
 UPDATED_AT = "2025-01-01T00:00:00.000+00:00"
 
@@ -112,17 +118,6 @@ def _clear_caches() -> None:
     handler.alert_topic.cache_clear()
     handler.sent_alerts.cache_clear()
     client.cache_clear()
-
-
-def create_sent_alerts_table() -> Any:
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName=SENT_ALERTS_TABLE,
-        AttributeDefinitions=[{"AttributeName": "alert_id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "alert_id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return dynamodb
 
 
 @pytest.fixture

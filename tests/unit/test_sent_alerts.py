@@ -14,9 +14,9 @@ from moto import mock_aws
 
 from inventory.adapters.sent_alerts import EXPIRY_ATTRIBUTE, KEEP_SECONDS, Notes, SentAlerts
 from inventory.stock import Alert
-from tests.unit.fakes import REGION
+from tests.unit.fakes import REGION, SENT_ALERTS_TABLE, create_sent_alerts_table
 
-TABLE = "inventory-sent-alerts"
+TABLE = SENT_ALERTS_TABLE
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
 
 
@@ -34,14 +34,7 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(
-            TableName=TABLE,
-            AttributeDefinitions=[{"AttributeName": "alert_id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "alert_id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield client
+        yield create_sent_alerts_table()
 
 
 def test_nothing_is_sent_in_a_new_table(dynamodb):

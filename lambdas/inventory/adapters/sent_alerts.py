@@ -2,11 +2,11 @@
 twice.
 
 Lambda delivers a stream batch again whenever an invocation fails, including one that timed
-out or lost its runtime after some of its alerts were published. check_stock records every alert
+out or lost its runtime after some of its alerts were published. check_stock notes every alert
 it publishes here, by its `alert_id` (the stream record's id), and publishes only the ones not
-recorded. Powertools' idempotency utility does the same per call, with two writes an alert; one
-BatchGetItem a hundred alerts and one BatchWriteItem a PublishBatch request keep a bulk load's
-ten thousand alerts at the pace of its rows (see the benchmark).
+noted. Powertools' idempotency utility does the same per call, with two writes an alert; one
+BatchGetItem a hundred alerts, and notes of up to 25 a request written while publishing goes
+on (Notes), keep a bulk load's ten thousand alerts at the pace of its rows (see the benchmark).
 """
 
 from __future__ import annotations
