@@ -301,7 +301,7 @@ HOSTILE_FILES = [
     ("utf16.csv", "store,item,count\nB,x,1\n".encode("utf-16"), "rejected", "UTF-16"),
     ("latin1.csv", "store,item,count\nB,caf\xe9,1\n".encode("latin-1"), "rejected", "UTF-8"),
     ("nul.csv", b"store,item,count\nB,a\x00b,1\n", "rejected", "NUL"),
-    ("gzipped.csv", gzip.compress(b"store,item,count\nB,x,1\n"), "rejected", "gzip"),
+    ("gzipped.csv", gzip.compress(b"store,item,count\nB,x,1\n", mtime=0), "rejected", "gzip"),
     (
         "object.json",
         b'{"items": [{"store": "B", "item": "x", "count": 1}]}',

@@ -318,7 +318,7 @@ def test_file_with_bad_rows_loads_the_good_rows_and_reports_the_bad_ones_by_line
     ("body", "reason"),
     [
         (b"", "empty"),
-        (gzip.compress(SEED_CSV), "gzip"),
+        (gzip.compress(SEED_CSV, mtime=0), "gzip"),
         (b"\x00\x01\x02binary", "NUL"),
         (b"name,qty\nberlin,1\n", "header"),
     ],
