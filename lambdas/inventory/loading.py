@@ -18,6 +18,9 @@ from inventory.validation import Rejection, StockRow, validate
 # The report lists this many rejected and duplicate rows; the counts always cover all of them.
 MAX_LISTED_ROWS = 1000
 
+# How often (in records) a load that may have to stop part-way asks whether to.
+STOP_CHECK_INTERVAL = 1000
+
 # Characters that make a spreadsheet treat a cell as a formula (OWASP: CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -112,6 +115,9 @@ class LoadOutcome:
     rejections: list[Rejection] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
     file_error: FileRejected | None = None
+    # Set when reading stopped early on request: the records up to this one were passed on,
+    # the rest were not read. Counts then cover only the records read so far.
+    stopped_after: int | None = None
 
     def supersede(self, rows: int) -> None:
         """`rows` of the loaded keys were not written: the table has them from a newer file."""
@@ -129,8 +135,48 @@ class LoadOutcome:
         return "loaded_with_rejections" if self.rows_rejected else "loaded"
 
 
+@dataclass(frozen=True)
+class Continuation:
+    """How far the earlier invocations of a file loaded in parts got; carried in the event
+    record that asks for the next part, under `EVENT_FIELD`."""
+
+    EVENT_FIELD = "inventoryContinuation"
+
+    part: int = 1
+    records_done: int = 0
+    rows_superseded: int = 0
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> Continuation:
+        """The continuation an S3 event record carries; a plain S3 record starts at part 1."""
+        carried = record.get(cls.EVENT_FIELD) or {}
+        return cls(
+            part=int(carried.get("part", 1)),
+            records_done=int(carried.get("recordsDone", 0)),
+            rows_superseded=int(carried.get("rowsSuperseded", 0)),
+        )
+
+    def next_part(self, record: dict[str, Any], outcome: LoadOutcome) -> dict[str, Any]:
+        """`record`, asking for the part after the one that ended with `outcome`."""
+        if outcome.stopped_after is None or outcome.stopped_after <= self.records_done:
+            raise ValueError("a part that read nothing new has no next part")
+        carried = {
+            "part": self.part + 1,
+            "recordsDone": outcome.stopped_after,
+            "rowsSuperseded": outcome.rows_superseded,
+        }
+        return {**record, self.EVENT_FIELD: carried}
+
+
 def load_records(
-    records: Iterable[Record], sink: Callable[[StockRow], None], size_bytes: int = 0
+    records: Iterable[Record],
+    sink: Callable[[StockRow], None],
+    size_bytes: int = 0,
+    *,
+    skip: int = 0,
+    stop: Callable[[], bool] = lambda: False,
+    check_every: int = STOP_CHECK_INTERVAL,
+    rewrite: Callable[[StockRow], None] | None = None,
 ) -> LoadOutcome:
     """Validate `records` and pass each valid row to `sink`, in file order.
 
@@ -138,11 +184,24 @@ def load_records(
     sink stores rows in order. A `FileRejected` raised while reading ends the file: the rows
     already passed on stay loaded, and the outcome says where reading stopped. `size_bytes`,
     the file's size, only sizes the duplicate-key table up front.
+
+    A file too large for one invocation is loaded in parts. `stop` is asked every
+    `check_every` records; when it says so, reading stops and `stopped_after` tells the
+    next part how many records to `skip`. Skipped records are still validated and counted
+    (reading is far faster than writing), so duplicates across parts are found and the last
+    part's outcome covers the whole file; only their rows are not passed on again. A row
+    repeating a key that a skipped record had goes to `rewrite` (default: `sink`).
     """
     outcome = LoadOutcome()
     seen = SeenKeys.for_file_of(size_bytes)
+    rewrite = rewrite or sink
+    first_unskipped_line = None
     try:
-        for record in records:
+        for done, record in enumerate(records):
+            # Checked before a record, so a file never stops with nothing left to read.
+            if done > skip and not done % check_every and stop():
+                outcome.stopped_after = done
+                break
             result = validate(record)
             if isinstance(result, Rejection):
                 outcome.rows_rejected += 1
@@ -156,7 +215,14 @@ def load_records(
                     outcome.duplicates.append(
                         Duplicate(result.line, replaced, result.store, result.item)
                     )
-            sink(result)
+            if done < skip:
+                continue
+            if first_unskipped_line is None:
+                first_unskipped_line = result.line
+            if replaced is not None and replaced < first_unskipped_line:
+                rewrite(result)
+            else:
+                sink(result)
     except FileRejected as error:
         outcome.file_error = error
     outcome.rows_loaded = len(seen)

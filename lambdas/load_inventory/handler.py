@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus
@@ -16,14 +17,45 @@ from inventory.adapters.clients import client
 from inventory.adapters.files import FileStore, StoredFile
 from inventory.adapters.redrive import Loader
 from inventory.adapters.table import Snapshot, StockTable
-from inventory.loading import LoadOutcome, build_report, load_records, snapshot_time
+from inventory.loading import (
+    Continuation,
+    LoadOutcome,
+    build_report,
+    load_records,
+    snapshot_time,
+)
 from inventory.parsing import FileRejected, read_records
 
 logger = Logger(service="inventory")
 metrics = Metrics(namespace="Inventory", service="inventory")
 
-# Leave this much of the invocation for the report and the log line after the last write.
-_FINISH_MARGIN_SECONDS = 10.0
+# The end of an invocation is kept for what follows the last row read: writing the rows in
+# flight, then the report and the log line. Up to these many seconds each, or these shares of
+# a short function timeout.
+_FLUSH_MARGIN = (15.0, 0.15)
+_FINISH_MARGIN = (10.0, 0.10)
+
+
+@dataclass(frozen=True)
+class TimeBudget:
+    """When, on the monotonic clock, this invocation must stop reading and stop writing."""
+
+    stop_reading_at: float
+    write_deadline: float
+
+    @classmethod
+    def of(cls, context: LambdaContext) -> TimeBudget:
+        remaining = context.get_remaining_time_in_millis() / 1000
+        write_deadline = time.monotonic() + remaining - _margin(remaining, _FINISH_MARGIN)
+        return cls(write_deadline - _margin(remaining, _FLUSH_MARGIN), write_deadline)
+
+    def reading_is_over(self) -> bool:
+        return time.monotonic() >= self.stop_reading_at
+
+
+def _margin(remaining: float, margin: tuple[float, float]) -> float:
+    most, share = margin
+    return min(most, remaining * share)
 
 
 @cache
@@ -49,18 +81,53 @@ def stock_table() -> StockTable:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Load every object the event names. A write failure raises, so Lambda retries the event."""
-    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
-    deadline -= _FINISH_MARGIN_SECONDS
-    reports = [load_file(record, deadline) for record in event.get("Records", [])]
+    """Load every object the event names. A write failure raises, so Lambda retries the event.
+
+    A file that does not fit in what is left of the invocation is loaded in parts: the rest of
+    it, and the event's later records, go to a new invocation of this function.
+    """
+    budget = TimeBudget.of(context)
+    records = event.get("Records", [])
+    reports = []
+    for index, record in enumerate(records):
+        started = time.monotonic()
+        try:
+            summary, next_part = load_file(record, budget)
+        except Exception:
+            # The invocation fails and Lambda retries it; this line says which file and why.
+            bucket, key = _location(record)
+            logger.exception(
+                "inventory file failed",
+                extra={"file": f"s3://{bucket}/{key}", "duration_ms": _since(started)},
+            )
+            raise
+        reports.append(summary)
+        if next_part is not None:
+            loader().load_later([next_part, *records[index + 1 :]])
+            break
     return {"reports": reports}
 
 
-def load_file(record: dict[str, Any], deadline: float) -> dict[str, Any]:
-    """Load the upload one S3 event record names, write its report; return a summary."""
+def _location(record: dict[str, Any]) -> tuple[str, str]:
+    """The bucket and the (URL-decoded) key an S3 event record names."""
+    return record["s3"]["bucket"]["name"], unquote_plus(record["s3"]["object"]["key"])
+
+
+def _since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def load_file(
+    record: dict[str, Any], budget: TimeBudget
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Load (the next part of) the upload one S3 event record names.
+
+    Returns a summary and, when the file was not finished, the event record asking for its
+    next part. The report is written when the last part ends.
+    """
     started = time.monotonic()
-    bucket = record["s3"]["bucket"]["name"]
-    key = unquote_plus(record["s3"]["object"]["key"])
+    continuation = Continuation.of(record)
+    bucket, key = _location(record)
     # With versioning, the event names the exact version: a late event reads its own file.
     stored = file_store().open(bucket, key, record["s3"]["object"].get("versionId"))
     source: dict[str, Any] = {"uri": f"s3://{bucket}/{key}"}
@@ -75,29 +142,39 @@ def load_file(record: dict[str, Any], deadline: float) -> dict[str, Any]:
             taken_at=snapshot_time(record.get("eventTime"), stored.last_modified),
         )
         source["snapshot_at"] = snapshot.taken_at
-        outcome = _load(stored, snapshot, deadline)
-    report = build_report(outcome, source)
-    report_uri = file_store().write_report(key, report)
+        outcome = _load(stored, snapshot, budget, continuation)
     summary = {
         "file": source["uri"],
-        "report": report_uri,
+        "part": continuation.part,
         "status": outcome.status,
         "rows_loaded": outcome.rows_loaded,
         "rows_rejected": outcome.rows_rejected,
         "rows_duplicate": outcome.rows_duplicate,
         "rows_superseded": outcome.rows_superseded,
+        "duration_ms": _since(started),
+    }
+    if outcome.stopped_after is not None:
+        # Counts so far; the last part's report and metrics cover the whole file.
+        summary |= {"status": "continued", "records_read": outcome.stopped_after}
+        logger.info("inventory file continues in a new invocation", extra=summary)
+        metrics.add_metric(name="FileParts", unit=MetricUnit.Count, value=1)
+        return summary, continuation.next_part(record, outcome)
+    report = build_report(outcome, source)
+    summary |= {
+        "report": file_store().write_report(key, report),
         "file_error": report["file_error"],
-        "duration_ms": round((time.monotonic() - started) * 1000),
     }
     logger.info("inventory file processed", extra=summary)
     metrics.add_metric(name="RowsLoaded", unit=MetricUnit.Count, value=outcome.rows_loaded)
     metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=outcome.rows_rejected)
     metrics.add_metric(name="RowsSuperseded", unit=MetricUnit.Count, value=outcome.rows_superseded)
     metrics.add_metric(name="FilesProcessed", unit=MetricUnit.Count, value=1)
-    return summary
+    return summary, None
 
 
-def _load(stored: StoredFile, snapshot: Snapshot, deadline: float) -> LoadOutcome:
+def _load(
+    stored: StoredFile, snapshot: Snapshot, budget: TimeBudget, continuation: Continuation
+) -> LoadOutcome:
     limit = settings.max_file_bytes()
     if stored.size > limit:
         stored.body.close()
@@ -106,9 +183,17 @@ def _load(stored: StoredFile, snapshot: Snapshot, deadline: float) -> LoadOutcom
                 f"the file is {stored.size:,} bytes; the limit is {limit:,} bytes: split it"
             )
         )
-    with stock_table().batch_writer(snapshot, deadline) as writer:
-        outcome = load_records(read_records(stored.body, stored.key), writer.put, stored.size)
-    outcome.supersede(writer.superseded)
+    with stock_table().batch_writer(snapshot, budget.write_deadline) as writer:
+        outcome = load_records(
+            read_records(stored.body, stored.key),
+            writer.put,
+            stored.size,
+            skip=continuation.records_done,
+            stop=budget.reading_is_over,
+            rewrite=writer.rewrite,
+        )
+    stored.body.close()
+    outcome.supersede(continuation.rows_superseded + writer.superseded)
     for newer in writer.overtaken:
         # It claimed a store while this file was still writing it: load it again so its rows
         # are the ones that stay.

@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from provision import deploy, replay
+from provision import __main__ as cli
+from provision import deploy
 from provision.resources import Aws, ignore_missing, wait_until
 from provision.stack import Settings, Stack
-from provision.uploads import s3_event
+from provision.uploads import s3_event, upload_and_wait_for_report
 from tests.integration.support import AlertInbox, Pipeline, invoke
 
 # The stacks tests break on purpose need no dashboard.
@@ -130,7 +131,7 @@ def isolated(aws: Aws) -> Iterator[tuple[Stack, Pipeline]]:
         yield stack_and_pipeline
 
 
-def test_a_failed_load_lands_in_the_failure_queue_and_replays(isolated, aws: Aws, store):
+def test_a_failed_load_lands_in_the_failure_queue_and_replays(isolated, aws: Aws, store, capsys):
     stack, pipeline = isolated
     # given a table the loader needs is unavailable (deleted: every target fails the same way)
     aws.dynamodb.delete_table(TableName=stack.snapshots_table)
@@ -152,11 +153,13 @@ def test_a_failed_load_lands_in_the_failure_queue_and_replays(isolated, aws: Aws
     finally:
         deploy.up(aws, stack, ISOLATED)  # provisioning makes the table again
 
-    # when the operator replays it
-    replayed = replay.replay_failed_loads(aws, stack, say=lambda _: None)
+    # when the operator replays it (`make replay-failed`)
+    endpoint = ["--endpoint-url", aws.endpoint_url] if aws.endpoint_url else []
+    replayed = cli.main(["replay-failed", "--stack", stack.name, *endpoint])
 
     # then the file loads, gets its report and alerts, and the queue is empty
-    assert replayed == 1
+    assert replayed == 0
+    assert f"replayed {store}/late.csv" in capsys.readouterr().err
     wait_until(lambda: len(_items(pipeline, store)) == 1, 60, "the replayed rows")
     assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Kept"]
     assert _queue_depth(aws, failures) == 0
@@ -370,6 +373,71 @@ def test_hostile_rows_are_reported_safely_and_the_good_ones_load(pipeline, store
     assert report["rows_rejected"] == 5
     assert {r["row"]["item"] for r in report["rejected_rows"]} >= {"'-Formula"}
     assert all(not str(r["row"].get("item", "")).startswith("=") for r in report["rejected_rows"])
+
+
+# A loader with five seconds an invocation: the file below needs several on any machine (the
+# emulator writes 2,000 to 8,000 rows a second), as a million rows would with five minutes.
+BRIEF = Settings(dashboard=False, load_timeout_seconds=5)
+LONG_FILE_ROWS = 80_000
+BAD_EVERY, ZERO_EVERY = 20_000, 10_000
+
+
+@pytest.fixture
+def brief(aws: Aws) -> Iterator[tuple[Stack, Pipeline]]:
+    with _own_stack(aws, "brief", BRIEF) as stack_and_pipeline:
+        yield stack_and_pipeline
+
+
+def _long_file(store: str) -> bytes:
+    """LONG_FILE_ROWS rows of one store, some of them bad, some 0, and the first row's item
+    again at the end, so problems fall in different parts."""
+    lines = ["store,item,count"]
+    for number in range(1, LONG_FILE_ROWS):
+        count = "x" if number % BAD_EVERY == 0 else 0 if number % ZERO_EVERY == 0 else number
+        lines.append(f"{store},item-{number:05},{count}")
+    lines.append(f"{store},item-00001,77")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_file_longer_than_an_invocation_loads_in_parts_with_one_report(brief, aws: Aws, store):
+    stack, pipeline = brief
+    # given a file that one invocation of this loader cannot write
+    key = f"{store}/long.csv"
+    bad = range(BAD_EVERY, LONG_FILE_ROWS, BAD_EVERY)
+    zeros = [n for n in range(ZERO_EVERY, LONG_FILE_ROWS, ZERO_EVERY) if n % BAD_EVERY]
+    loadable = LONG_FILE_ROWS - 1 - len(bad)  # the last row repeats the first
+
+    # when it is uploaded
+    report = upload_and_wait_for_report(aws, pipeline.outputs, key, _long_file(store), 300)
+
+    # then it was loaded in parts, and its one report covers every row
+    assert _logged(aws, stack.load_function, "inventory file continues in a new invocation")
+    assert (report["status"], report["rows_loaded"], report["rows_rejected"]) == (
+        "loaded_with_rejections",
+        loadable,
+        len(bad),
+    )
+    assert [r["line"] for r in report["rejected_rows"]] == [n + 1 for n in bad]
+    assert [(d["line"], d["replaces_line"]) for d in report["duplicate_rows"]] == [
+        (LONG_FILE_ROWS + 1, 2)
+    ]
+    # every row is in the table, the repeated item with its last count
+    pages = aws.dynamodb.get_paginator("query").paginate(
+        TableName=pipeline.outputs["table"],
+        KeyConditionExpression="#store = :store",
+        ExpressionAttributeNames={"#store": "store"},
+        ExpressionAttributeValues={":store": {"S": store}},
+        Select="COUNT",
+        ConsistentRead=True,
+    )
+    assert sum(page["Count"] for page in pages) == loadable
+    repeated = pipeline.item(store, "item-00001")
+    assert repeated is not None
+    assert repeated["count"] == {"N": "77"}
+    # each item that ran out alerted once, and no part was handed to the failure queue
+    alerts = pipeline.alerts_after_settling(store)
+    assert sorted(a["item"] for a in alerts) == [f"item-{n:05}" for n in zeros]
+    assert _queue_depth(aws, pipeline.outputs["load_failures_queue_url"]) == 0
 
 
 # ---------------------------------------------------------------- data at rest

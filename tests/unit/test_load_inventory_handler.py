@@ -24,6 +24,7 @@ from moto import mock_aws
 
 from inventory.adapters.clients import client
 from inventory.adapters.table import Snapshot
+from inventory.loading import Continuation
 from load_inventory import handler
 from tests.unit.fakes import (
     FakeContext,
@@ -442,6 +443,24 @@ def test_handler_logs_one_structured_line_per_file(aws, log_lines):
     assert line["function_request_id"] == context.aws_request_id
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_a_load_that_fails_logs_one_error_line_naming_the_file(aws, log_lines):
+    # given a table the loader cannot write
+    upload(aws, "stores/seed.csv", SEED_CSV)
+    aws.dynamodb.delete_table(TableName=TABLE)
+
+    # when
+    with pytest.raises(ClientError):
+        handler.lambda_handler(s3_put_event("stores/seed.csv"), loader_context())
+
+    # then: the invocation fails (Lambda retries it) and says which file and why
+    [line] = [line for line in log_lines() if line.get("message") == "inventory file failed"]
+    assert line["level"] == "ERROR"
+    assert line["file"] == f"s3://{UPLOADS}/stores/seed.csv"
+    assert "ResourceNotFoundException" in line["exception"]
+    assert isinstance(line["duration_ms"], int)
+
+
 # --- redelivery, late files and versions ----------------------------------------------------
 
 NOON = "2025-01-01T12:00:00.000Z"
@@ -710,8 +729,8 @@ def while_the_next_file_loads(monkeypatch: pytest.MonkeyPatch, *events: dict[str
     real = handler.load_records
     waiting = list(events)
 
-    def load_records(records: Any, sink: Any, size_bytes: int) -> Any:
-        outcome = real(records, sink, size_bytes)
+    def load_records(records: Any, sink: Any, size_bytes: int, **options: Any) -> Any:
+        outcome = real(records, sink, size_bytes, **options)
         while waiting:
             handler.lambda_handler(waiting.pop(0), loader_context())
         return outcome
@@ -839,6 +858,122 @@ def test_loads_that_no_newer_file_overtook_invoke_nothing(aws, lambda_client):
     # overtaken: no invocation
     assert lambda_client.invocations == []
     assert counts(aws) == {("berlin", "apples"): 0, ("berlin", "pears"): 4, ("paris", "figs"): 97}
+
+
+# --- a file too large for one invocation ---------------------------------------------------
+
+
+def _large_csv() -> bytes:
+    """2,500 rows of one store: every 500th count bad, every 100th 0, and the first row's key
+    again at the end, so problems and a repetition fall in different parts."""
+    lines = ["store,item,count"]
+    for number in range(1, 2500):
+        count = "x" if number % 500 == 0 else 0 if number % 100 == 0 else number
+        lines.append(f"oslo,item-{number},{count}")
+    lines.append("oslo,item-1,77")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _no_time_left() -> FakeContext:
+    """An invocation whose time is up: every part stops at its first check (1,000 records)."""
+    return FakeContext(FUNCTION, memory_limit_in_mb=1024, remaining_millis=0)
+
+
+def _run_until_done(lambda_client: FakeLambda, event: dict[str, Any]) -> list[dict[str, Any]]:
+    """Handle `event`, then each event the loader sends itself, as Lambda would; the events."""
+    handled = []
+    while True:
+        handler.lambda_handler(event, _no_time_left())
+        handled.append(event)
+        if not lambda_client.invocations:
+            return handled
+        [asked] = lambda_client.invocations
+        assert asked["InvocationType"] == "Event"
+        lambda_client.invocations.clear()
+        event = json.loads(asked["Payload"])
+
+
+def test_a_file_too_large_for_one_invocation_loads_in_parts_with_one_report(
+    aws, lambda_client, log_lines
+):
+    # given a 2,500-row file and a small one after it in the same event
+    upload(aws, "stores/oslo.csv", _large_csv())
+    upload(aws, "stores/paris.csv", b"store,item,count\nparis,figs,3\n")
+
+    # when the loader runs out of time on every part
+    handled = _run_until_done(lambda_client, s3_put_event("stores/oslo.csv", "stores/paris.csv"))
+
+    # then: three parts, each carrying the rest of the event
+    assert [len(event["Records"]) for event in handled] == [2, 2, 2]
+    assert [Continuation.of(event["Records"][0]) for event in handled] == [
+        Continuation(part=1, records_done=0),
+        Continuation(part=2, records_done=1000),
+        Continuation(part=3, records_done=2000),
+    ]
+    # every row loaded, the repeated key with its last count
+    rows = counts(aws)
+    assert len(rows) == 2496
+    assert rows[("oslo", "item-1")] == 77
+    assert rows[("oslo", "item-2499")] == 2499
+    assert rows[("paris", "figs")] == 3
+    # one report for the whole file, naming problems from every part
+    report = report_for(aws, "stores/oslo.csv")
+    assert (report["status"], report["rows_loaded"], report["rows_rejected"]) == (
+        "loaded_with_rejections",
+        2495,
+        4,
+    )
+    assert [r["line"] for r in report["rejected_rows"]] == [501, 1001, 1501, 2001]
+    assert report["duplicate_rows"] == [
+        {"line": 2501, "replaces_line": 2, "store": "oslo", "item": "item-1"}
+    ]
+    # a log line per part, the last one the file's
+    lines = [line for line in log_lines() if "oslo" in str(line.get("file"))]
+    assert [(line["message"], line["part"]) for line in lines] == [
+        ("inventory file continues in a new invocation", 1),
+        ("inventory file continues in a new invocation", 2),
+        ("inventory file processed", 3),
+    ]
+    assert [line.get("records_read") for line in lines] == [1000, 2000, None]
+
+
+def test_only_the_last_part_of_a_file_counts_its_rows_in_the_metrics(aws, lambda_client, capsys):
+    # given
+    upload(aws, "stores/oslo.csv", _large_csv())
+
+    # when
+    _run_until_done(lambda_client, s3_put_event("stores/oslo.csv"))
+
+    # then: two parts that continued, then the file's counts once
+    flushes = metric_flushes(capsys.readouterr().out)
+    assert [flush.values for flush in flushes] == [
+        {"FileParts": [1.0]},
+        {"FileParts": [1.0]},
+        {
+            "RowsLoaded": [2495.0],
+            "RowsRejected": [4.0],
+            "RowsSuperseded": [0.0],
+            "FilesProcessed": [1.0],
+        },
+    ]
+
+
+def test_a_late_file_loaded_in_parts_counts_the_rows_every_part_found_newer(aws, lambda_client):
+    # given: the store's noon file holds every row of its morning file but one
+    morning = _large_csv()
+    upload(aws, "stores/noon.csv", morning.replace(b"oslo,item-7,7\n", b""))
+    handler.lambda_handler(
+        event_of(s3_record("stores/noon.csv", event_time=NOON)), loader_context()
+    )
+    upload(aws, "stores/morning.csv", morning)
+
+    # when the morning file arrives late and needs three parts
+    _run_until_done(lambda_client, event_of(s3_record("stores/morning.csv", event_time=MORNING)))
+
+    # then: its one row the noon file lacks loads, and the report counts the rest superseded
+    report = report_for(aws, "stores/morning.csv")
+    assert (report["rows_loaded"], report["rows_superseded"]) == (1, 2494)
+    assert counts(aws)[("oslo", "item-7")] == 7
 
 
 class FakeLoader:

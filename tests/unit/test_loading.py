@@ -11,9 +11,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from inventory.loading import (
     MAX_LISTED_ROWS,
+    Continuation,
     Duplicate,
     LoadOutcome,
     SeenKeys,
@@ -599,3 +602,122 @@ def test_snapshot_times_sort_as_text_in_time_order() -> None:
         key=lambda n: datetime.fromisoformat(moments[n].replace("Z", "+00:00")),
     )
     assert by_text == by_time
+
+
+# --- a file loaded in parts, one invocation each ------------------------------------------
+
+
+def test_a_load_asked_to_stop_stops_at_a_check_and_says_how_many_records_it_read() -> None:
+    # given five rows, and a stop asked every two records that says yes the second time
+    records = [row(line, "Oslo", f"item-{line}", "1") for line in range(2, 7)]
+    answers = iter([False, True])
+    sink: list[StockRow] = []
+
+    # when
+    outcome = load_records(records, sink.append, stop=lambda: next(answers), check_every=2)
+
+    # then: four records read and passed on, the fifth left for the next part
+    assert outcome.stopped_after == 4
+    assert [r.line for r in sink] == [2, 3, 4, 5]
+    assert outcome.rows_loaded == 4
+
+
+def test_skipped_records_are_counted_and_checked_for_duplicates_but_not_written() -> None:
+    # given a file whose first three records an earlier part loaded
+    records = [
+        row(2, "Oslo", "Tap", "1"),
+        row(3, "Oslo", "Dot", "x"),
+        row(4, "Oslo", "Echo", "2"),
+        row(5, "Oslo", "Tap", "3"),  # repeats line 2, which the earlier part wrote
+        row(6, "Oslo", "Show", "-1"),
+    ]
+    sink: list[StockRow] = []
+    rewritten: list[StockRow] = []
+
+    # when
+    outcome = load_records(records, sink.append, skip=3, rewrite=rewritten.append)
+
+    # then: only the new part's row is written, as a rewrite of a key the earlier part had;
+    # the outcome covers the whole file
+    assert (sink, rewritten) == ([], [StockRow(5, "Oslo", "Tap", 3)])
+    assert (outcome.rows_loaded, outcome.rows_rejected, outcome.rows_duplicate) == (2, 2, 1)
+    assert [r.line for r in outcome.rejections] == [3, 6]
+    assert outcome.duplicates == [Duplicate(5, 2, "Oslo", "Tap")]
+    assert outcome.stopped_after is None
+
+
+def test_a_load_never_stops_among_the_records_it_skips() -> None:
+    # given a stop that always says yes, and a part that starts after record 4
+    records = [row(line, "Oslo", f"item-{line}", "1") for line in range(2, 12)]
+    sink: list[StockRow] = []
+
+    # when
+    outcome = load_records(records, sink.append, skip=4, stop=lambda: True, check_every=2)
+
+    # then: it stops at the first check past the skipped records, having written something
+    assert outcome.stopped_after == 6
+    assert [r.line for r in sink] == [6, 7]
+
+
+_PART_ROWS = st.lists(
+    st.tuples(
+        st.sampled_from(["Oslo", "Rome"]),
+        st.sampled_from(["Tap", "Dot", "Echo"]),
+        st.sampled_from(["0", "4", "x", "-1", ""]),
+    ),
+    max_size=40,
+)
+
+
+@given(rows=_PART_ROWS, answers=st.lists(st.booleans(), max_size=20), every=st.integers(1, 5))
+def test_a_file_loaded_in_any_number_of_parts_writes_what_one_load_writes(
+    rows: list[tuple[str, str, str]], answers: list[bool], every: int
+) -> None:
+    # given a file, and a stop that says yes whenever the answers do
+    records = [row(line, store, item, count) for line, (store, item, count) in enumerate(rows, 2)]
+    whole, written_at_once = load(records)
+    said = iter(answers)
+
+    # when it is loaded part after part, each skipping what the earlier ones read
+    written: list[StockRow] = []
+    skip, parts = 0, 0
+    while True:
+        parts += 1
+        outcome = load_records(
+            records, written.append, skip=skip, stop=lambda: next(said, False), check_every=every
+        )
+        if outcome.stopped_after is None:
+            break
+        assert outcome.stopped_after > skip  # every part moves on, so the parts end
+        skip = outcome.stopped_after
+
+    # then: each row written once, in order, and the last part's outcome is the whole file's
+    assert written == written_at_once
+    assert outcome == whole
+    assert parts <= len(answers) + 1
+
+
+def test_a_continuation_rides_in_the_event_record_and_counts_the_parts() -> None:
+    # given an S3 record, and a first part that stopped after 3,000 records, 40 rows superseded
+    record = {"eventTime": "2025-01-01T00:00:00.000Z", "s3": {"object": {"key": "a.csv"}}}
+    first = Continuation.of(record)
+    outcome = LoadOutcome(rows_superseded=40, stopped_after=3000)
+
+    # when
+    asked = first.next_part(record, outcome)
+
+    # then: the same S3 record, carrying where the second part starts
+    assert first == Continuation(part=1, records_done=0, rows_superseded=0)
+    assert {k: v for k, v in asked.items() if k != Continuation.EVENT_FIELD} == record
+    assert json.loads(json.dumps(asked)) == asked
+    assert Continuation.of(asked) == Continuation(part=2, records_done=3000, rows_superseded=40)
+
+
+def test_a_part_that_read_nothing_new_asks_for_no_next_part() -> None:
+    # given a second part that starts after record 3,000 and claims to have stopped there
+    record = {"s3": {"object": {"key": "a.csv"}}}
+    second = Continuation(part=2, records_done=3000)
+
+    # then: asking for a third would loop for ever
+    with pytest.raises(ValueError, match="read nothing new"):
+        second.next_part(record, LoadOutcome(stopped_after=3000))

@@ -149,3 +149,27 @@ def test_load_again_raises_when_the_invocation_fails(lambda_client):
 
     # then: the error reaches the caller
     stubber.assert_no_pending_responses()
+
+
+def test_load_later_invokes_the_function_asynchronously_with_the_records_given(lambda_client):
+    # given: a file's next part and the event's record after it
+    client, stubber = lambda_client
+    records = [
+        {**s3_event(NOON)["Records"][0], "inventoryContinuation": {"part": 2, "recordsDone": 9}},
+        s3_event(NOON)["Records"][0],
+    ]
+    stubber.add_response(
+        "invoke",
+        {"StatusCode": 202},
+        {
+            "FunctionName": FUNCTION,
+            "InvocationType": "Event",
+            "Payload": json.dumps({"Records": records}).encode(),
+        },
+    )
+
+    # when
+    Loader(client, FUNCTION).load_later(records)
+
+    # then
+    stubber.assert_no_pending_responses()

@@ -1,5 +1,6 @@
-"""Asking the loader to load a snapshot again, as S3 would have: an asynchronous invocation
-with the event S3 sends for that object version."""
+"""Asking the loader, from inside itself, to load a snapshot again as S3 would have (the event
+S3 sends for that object version), or to go on with records it had no time left for: both
+asynchronous invocations, so Lambda retries them and the failure queue catches them."""
 
 from __future__ import annotations
 
@@ -18,10 +19,17 @@ class Loader:
         self._function_name = function_name
 
     def load_again(self, snapshot: Snapshot) -> None:
+        self._invoke(s3_event(snapshot))
+
+    def load_later(self, records: list[dict[str, Any]]) -> None:
+        """Load these event records in a new invocation."""
+        self._invoke({"Records": records})
+
+    def _invoke(self, event: dict[str, Any]) -> None:
         self._lambda.invoke(
             FunctionName=self._function_name,
             InvocationType="Event",
-            Payload=json.dumps(s3_event(snapshot)).encode(),
+            Payload=json.dumps(event).encode(),
         )
 
 

@@ -230,6 +230,9 @@ class _Job:
 
     items: list[dict[str, Any]]
     conditional: bool
+    # False for a row whose key an earlier part of the file already wrote or found newer: a
+    # refusal then was counted by that part.
+    count_refusal: bool = True
 
 
 class BatchWriter:
@@ -276,6 +279,14 @@ class BatchWriter:
 
     def put(self, row: StockRow) -> None:
         """Queue `row` for writing; raises the first write error any lane has hit."""
+        self._put(row, count_refusal=True)
+
+    def rewrite(self, row: StockRow) -> None:
+        """Queue `row`, whose key an earlier part of this file had: as `put`, but if a newer
+        file holds the key, the earlier part has already counted it superseded."""
+        self._put(row, count_refusal=False)
+
+    def _put(self, row: StockRow, count_refusal: bool) -> None:
         if self._errors:
             raise self._errors[0]
         key = (row.store, row.item)
@@ -287,7 +298,7 @@ class BatchWriter:
             **self._attributes,
         }
         if not self._newest_snapshot_of(row.store):
-            self._queues[lane].put(_Job([item], conditional=True))
+            self._queues[lane].put(_Job([item], conditional=True, count_refusal=count_refusal))
             return
         pending = self._pending[lane]
         # A key already in this batch is replaced: BatchWriteItem refuses duplicate keys.
@@ -339,7 +350,7 @@ class BatchWriter:
                 else:
                     item = job.items[0]
                     written = self._table.write_if_not_newer(item, Backoff(self._deadline))
-                    if written is Written.REFUSED:
+                    if written is Written.REFUSED and job.count_refusal:
                         self._superseded[lane].add((item["store"]["S"], item["item"]["S"]), 0)
                     elif written is Written.OVER_ITSELF:
                         self._rewritten_stores.add(item["store"]["S"])
