@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import zipfile
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -16,7 +17,7 @@ from moto import mock_aws
 
 from inventory.adapters.sent_alerts import EXPIRY_ATTRIBUTE
 from provision import __main__ as cli
-from provision import deploy, packaging
+from provision import deploy, packaging, policies
 from provision.resources import Aws, Changes
 from provision.stack import Settings, Stack
 from tests.unit.fakes import REGION
@@ -195,3 +196,21 @@ def test_changed_code_is_uploaded_in_place_and_only_for_the_function_that_change
     assert after == packaging.code_sha256(new_package)
     assert after != before
     assert up(aws) == []
+
+
+def test_on_aws_both_buckets_refuse_plain_http_and_stay_private_encrypted_and_versioned(aws):
+    # when the stack is provisioned on AWS (no endpoint override: TLS everywhere)
+    up(aws)
+
+    # then each bucket carries the TLS-only policy (the emulators on http:// cannot have it)
+    s3 = aws.clients.s3
+    for bucket in (aws.stack.uploads_bucket, aws.stack.reports_bucket):
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        assert policy == policies.tls_only_bucket_policy(aws.stack, bucket)
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        assert all(block.values())
+        [rule] = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
+            "Rules"
+        ]
+        assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
