@@ -7,6 +7,7 @@
 
 (() => {
   const SESSION_KEY = "inventory-dashboard-session";
+  const SESSION_ENDED = "Your session has ended. Please sign in again.";
   const PAGE_SIZE = 500; // items per API request
   const MAX_ITEMS = 5000; // items shown at most; narrower filters show the rest
   const REFRESH_MARGIN_MS = 60_000; // refresh the token this long before it expires
@@ -33,6 +34,7 @@
     sort: { key: "store", direction: 1 },
     generation: 0, // bumps on every filter change and sign-out; stale answers are dropped
     inFlight: false,
+    renewal: null,
     pollTimer: null,
     tokenTimer: null,
     searchTimer: null,
@@ -128,7 +130,9 @@
       try {
         await renew();
       } catch (error) {
-        if (error.code === "Network") state.tokenTimer = setTimeout(scheduleTokenRefresh, 10_000);
+        if (error.code === "Network" && state.session) {
+          state.tokenTimer = setTimeout(scheduleTokenRefresh, 10_000);
+        }
       }
     }, wait);
   }
@@ -138,14 +142,22 @@
     return state.session.accessToken;
   }
 
-  async function renew() {
-    // A refused refresh token (expired, revoked) ends the session; a network failure does not.
-    try {
-      await refreshToken();
-    } catch (error) {
-      if (error.code !== "Network") endSession("Your session has ended. Please sign in again.");
-      throw error;
+  function renew() {
+    // One renewal at a time: the timer and every request that finds the token near expiry (a
+    // laptop waking up) wait for the same answer instead of each spending the refresh token.
+    if (!state.renewal) {
+      state.renewal = refreshToken()
+        .catch((error) => {
+          // A refused refresh token (expired, revoked) ends the session; a network failure
+          // does not.
+          if (error.code !== "Network") endSession(SESSION_ENDED);
+          throw error;
+        })
+        .finally(() => {
+          state.renewal = null;
+        });
     }
+    return state.renewal;
   }
 
   function restoreSession() {
@@ -204,7 +216,7 @@
         continue;
       }
       if (response.status === 401) {
-        endSession("Your session has ended. Please sign in again.");
+        endSession(SESSION_ENDED);
         throw new ApiError("signed out");
       }
       const data = await response.json().catch(() => ({}));
@@ -542,8 +554,8 @@
     try {
       await freshToken(); // an expired access token is renewed before the first request
     } catch (error) {
-      if (error.code === "Network") fatal(error.message);
-      return; // renew() has shown the sign-in form
+      if (error.code !== "Network") return; // renew() has shown the sign-in form
+      // Offline for now: the dashboard says so and its refreshes keep trying to renew.
     }
     scheduleTokenRefresh();
     showDashboard(false);

@@ -449,6 +449,86 @@ def test_a_reload_with_a_token_about_to_expire_renews_it_before_the_first_reques
     assert {token for kind, token in requests if kind == "items"} == {new_token}
 
 
+def test_a_page_that_slept_past_its_renewal_time_renews_once(page, site):
+    from playwright.sync_api import expect
+
+    # given a signed-in page whose clock the test moves, which counts its renewals
+    page.clock.install()
+    page.goto(site["url"])
+    sign_in_with_the_keyboard(page, "browser", PASSWORD)
+    expect(page.locator("#last-fetched")).to_have_text(re.compile(r"^Last fetched "))
+    signed_in = stored_session(page)
+    renewals: list[Any] = []
+    page.on(
+        "request",
+        lambda request: (
+            renewals.append(request)
+            if is_cognito_call(request, "InitiateAuth", "REFRESH_TOKEN_AUTH")
+            else None
+        ),
+    )
+
+    # when it wakes up past the renewal time: the renewal timer and the refresh's two
+    # requests (summary and items) all find the token about to expire at once
+    renewal_due_ms = signed_in["expiresAt"] - page.evaluate("Date.now()") - REFRESH_MARGIN_MS
+    with page.expect_request(
+        lambda request: (
+            is_items_request(request) and bearer_token(request) != signed_in["accessToken"]
+        )
+    ) as next_items:
+        page.clock.fast_forward(renewal_due_ms + 5_000)
+
+    # then they shared one renewal, and the requests carry its token
+    assert len(renewals) == 1
+    assert bearer_token(next_items.value) == renewed_access_token(renewals[0].response())
+
+
+def test_a_reload_while_cognito_is_unreachable_shows_the_data_once_it_is_back(page, site):
+    from playwright.sync_api import expect
+
+    # given a signed-in page whose token is about to expire, and Cognito out of reach
+    page.goto(site["url"])
+    sign_in_with_the_keyboard(page, "browser", PASSWORD)
+    expect(page.locator("#last-fetched")).to_have_text(re.compile(r"^Last fetched "))
+    page.evaluate(
+        """key => {
+            const session = JSON.parse(sessionStorage.getItem(key));
+            session.expiresAt = Date.now() + 30000;
+            sessionStorage.setItem(key, JSON.stringify(session));
+        }""",
+        SESSION_KEY,
+    )
+
+    def unreachable(route: Any) -> None:
+        if is_cognito_call(route.request, "InitiateAuth"):
+            route.abort("internetdisconnected")
+        else:
+            route.fallback()
+
+    page.route("**/*", unreachable)
+
+    # when the page is reloaded
+    page.reload()
+
+    # then it stays signed in and says it cannot refresh, rather than stopping
+    expect(page.get_by_role("heading", name="Stock levels")).to_be_visible()
+    expect(page.locator("#refresh-problem")).to_contain_text("Cannot reach the sign-in service")
+
+    # when Cognito can be reached again
+    page.unroute("**/*", unreachable)
+
+    # then the next refresh (every 5 s) renews the token and shows the data, without a reload
+    expect(page.locator("#last-fetched")).to_have_text(
+        re.compile(r"^Last fetched "), timeout=WAIT_MS
+    )
+    expect(page.locator("#refresh-problem")).to_be_hidden()
+    expect(rows_of(page, site["sample_store"])).to_have_count(3)
+    # (the browser logs each refused request as a console error: expected here)
+    page.problems[:] = [
+        found for found in page.problems if "ERR_INTERNET_DISCONNECTED" not in found
+    ]
+
+
 def test_an_api_401_renews_the_token_and_retries_once_then_signs_out(page, site):
     from playwright.sync_api import expect
 
