@@ -12,14 +12,27 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from provision import __main__ as cli
-from provision import deploy
-from provision.resources import Aws, ignore_missing, wait_until
+from provision import deploy, policies
+from provision.emulator import enforce_iam_from_environment
+from provision.resources import (
+    Aws,
+    Changes,
+    Patience,
+    delete_role,
+    ensure_role,
+    error_code,
+    ignore_missing,
+    retry_while,
+    wait_until,
+)
 from provision.stack import Settings, Stack
 from provision.uploads import s3_event, upload_and_wait_for_report
-from tests.integration.support import AlertInbox, Pipeline, invoke
+from tests.integration.support import AlertInbox, Pipeline, invoke, is_ministack
 
 # The stacks tests break on purpose need no dashboard.
 ISOLATED = Settings(dashboard=False)
@@ -440,7 +453,7 @@ def test_a_file_longer_than_an_invocation_loads_in_parts_with_one_report(brief, 
     assert _queue_depth(aws, pipeline.outputs["load_failures_queue_url"]) == 0
 
 
-# ---------------------------------------------------------------- data at rest
+# ---------------------------------------------------------------- least privilege, data at rest
 
 
 def test_buckets_are_private_encrypted_versioned_and_tls_only_where_tls_exists(pipeline, aws: Aws):
@@ -481,3 +494,75 @@ def test_queues_and_topic_are_encrypted_and_functions_hold_no_credentials(pipeli
             "Variables"
         ]
         assert not [name for name in variables if "KEY" in name or "SECRET" in name]
+
+
+# How each service says "not allowed": S3 and STS, DynamoDB and SQS, SNS.
+DENIED = {"AccessDenied", "AccessDeniedException", "AuthorizationError"}
+
+
+def test_the_target_holds_the_loaders_policy_to_what_it_names(pipeline, aws: Aws, endpoint, store):
+    """The suite runs with IAM enforced (on MiniStack, AUTH=true): this shows enforcement is on
+    and the loader's policy is as narrow as written, so the rest passing means something."""
+    if endpoint is not None and not (is_ministack(endpoint) and enforce_iam_from_environment()):
+        pytest.skip(f"{endpoint} checks no IAM policy (LocalStack's free tier, ENFORCE_IAM=false)")
+    # given a role that has exactly the loader's policy, assumed by the test
+    stack = deploy.locate(aws, pipeline.outputs["stack"])
+    name = f"{stack.name}-loader-probe"
+    account = aws.sts.get_caller_identity()["Account"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{stack.partition}:iam::{account}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role_arn = ensure_role(aws, name, trust, policies.load_inventory_policy(stack), Changes())
+    try:
+        credentials = retry_while(  # on AWS a new role takes seconds to be assumable
+            lambda: aws.sts.assume_role(RoleArn=role_arn, RoleSessionName="probe"),
+            lambda error: error_code(error) == "AccessDenied",
+            Patience(60),
+            f"IAM to let the test assume {role_arn}",
+        )["Credentials"]
+        loader = Aws(
+            boto3.Session(
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+                region_name=stack.region,
+            ),
+            aws.endpoint_url,
+        )
+        row = {"store": {"S": store}, "item": {"S": "Probe"}, "count": {"N": "1"}}
+
+        # when it does what the loader does, it may
+        loader.dynamodb.batch_write_item(
+            RequestItems={stack.table: [{"PutRequest": {"Item": row}}]}
+        )
+        loader.s3.put_object(Bucket=stack.reports_bucket, Key=f"{store}/probe.json", Body=b"{}")
+
+        # and anything else, on the same resources or others, is refused
+        refused = {
+            "write an upload": lambda: loader.s3.put_object(
+                Bucket=stack.uploads_bucket, Key=f"{store}/probe.csv", Body=b""
+            ),
+            "read the table": lambda: loader.dynamodb.get_item(
+                TableName=stack.table, Key={"store": row["store"], "item": row["item"]}
+            ),
+            "delete the table": lambda: loader.dynamodb.delete_table(TableName=stack.table),
+            "publish an alert": lambda: loader.sns.publish(
+                TopicArn=stack.topic_arn, Message="not the loader's to send"
+            ),
+            "read the alerts": lambda: loader.sqs.receive_message(
+                QueueUrl=pipeline.outputs["alerts_queue_url"]
+            ),
+        }
+        for what, call in refused.items():
+            with pytest.raises(ClientError) as denied:
+                call()
+            assert error_code(denied.value) in DENIED, what
+    finally:
+        delete_role(aws, name, Changes())

@@ -214,3 +214,41 @@ def test_on_aws_both_buckets_refuse_plain_http_and_stay_private_encrypted_and_ve
             "Rules"
         ]
         assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+
+
+def test_outputs_prints_the_stacks_names_and_addresses_as_json(aws, capsys, monkeypatch):
+    # given a provisioned stack (its dashboard's outputs are tested in test_dashboard_provision)
+    up(aws)
+    monkeypatch.setattr(deploy.dashboard, "outputs", lambda aws, stack: {"dashboard_url": None})
+    capsys.readouterr()
+
+    # when
+    code = cli.main(["outputs", "--stack", STACK])
+
+    # then: one JSON document naming what scripts and subscribers need
+    stack: Stack = aws.stack
+    printed = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert printed["endpoint"] is None  # AWS itself
+    assert (printed["region"], printed["uploads_bucket"], printed["table"]) == (
+        REGION,
+        stack.uploads_bucket,
+        stack.table,
+    )
+    assert printed["topic_arn"] == stack.topic_arn
+    assert printed["alerts_queue_url"].endswith(f"/{stack.alerts_queue}")
+    assert printed["functions"] == {
+        "load_inventory": stack.load_function,
+        "check_stock": stack.check_function,
+    }
+
+
+def test_outputs_of_a_stack_that_is_not_there_is_one_sentence_and_a_failure(aws, capsys):
+    # when
+    code = cli.main(["outputs", "--stack", "absent"])
+
+    # then
+    assert code == 1
+    assert capsys.readouterr().err == (
+        "error: stack 'absent' is not provisioned here; run `python -m provision up` first\n"
+    )
