@@ -163,8 +163,14 @@ def deploy_baseline(aws: Aws, name: str, changes: Changes) -> tuple[Stack, Targe
         ),
         changes,
     )
+    # The lab's mapping has no filter: every record invokes its function.
     deploy.connect_stream(
-        aws, stack, stream_arn, Settings(stream_batch_size=LAB_STREAM_BATCH_SIZE), changes
+        aws,
+        stack,
+        stream_arn,
+        Settings(stream_batch_size=LAB_STREAM_BATCH_SIZE),
+        changes,
+        filter_patterns=(),
     )
     return stack, Target(
         name="baseline",

@@ -205,8 +205,21 @@ def connect_uploads(
     ensure_bucket_notification(aws, stack.uploads_bucket, load_arn, changes)
 
 
+# Only a record that sets a count to 0 can be an item running out, so Lambda drops every other
+# one before invoking check_stock (which still applies the whole rule: 0 over 0 is no alert).
+# On AWS filtered records are not billed; on an emulator they are not serialised and run.
+OUT_OF_STOCK_RECORDS = json.dumps(
+    {"dynamodb": {"NewImage": {"count": {"N": ["0"]}}}}, separators=(",", ":")
+)
+
+
 def connect_stream(
-    aws: Aws, stack: Stack, stream_arn: str, settings: Settings, changes: Changes
+    aws: Aws,
+    stack: Stack,
+    stream_arn: str,
+    settings: Settings,
+    changes: Changes,
+    filter_patterns: tuple[str, ...] = (OUT_OF_STOCK_RECORDS,),
 ) -> None:
     """The table's stream -> check_stock, records that exhaust their retries to the
     alert-failures queue."""
@@ -219,6 +232,7 @@ def connect_stream(
             max_retries=settings.stream_max_retries,
             max_record_age_seconds=settings.stream_max_record_age_seconds,
             on_failure_arn=stack.queue_arn(stack.alert_failures_queue),
+            filter_patterns=filter_patterns,
         ),
         changes,
     )

@@ -587,9 +587,12 @@ class StreamMappingSpec:
     max_retries: int
     max_record_age_seconds: int
     on_failure_arn: str
+    # Lambda event filter patterns (JSON): records matching none are dropped before the
+    # function is invoked. None given: every record is delivered.
+    filter_patterns: tuple[str, ...] = ()
 
     def settings(self) -> dict[str, Any]:
-        return {
+        settings: dict[str, Any] = {
             "BatchSize": self.batch_size,
             "MaximumBatchingWindowInSeconds": 0,
             "MaximumRetryAttempts": self.max_retries,
@@ -598,6 +601,10 @@ class StreamMappingSpec:
             "DestinationConfig": {"OnFailure": {"Destination": self.on_failure_arn}},
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
         }
+        if self.filter_patterns:
+            filters = [{"Pattern": pattern} for pattern in self.filter_patterns]
+            settings["FilterCriteria"] = {"Filters": filters}
+        return settings
 
 
 def ensure_stream_mapping(aws: Aws, spec: StreamMappingSpec, changes: Changes) -> str:

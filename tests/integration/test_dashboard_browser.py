@@ -522,7 +522,7 @@ def test_a_reload_while_cognito_is_unreachable_shows_the_data_once_it_is_back(pa
         re.compile(r"^Last fetched "), timeout=WAIT_MS
     )
     expect(page.locator("#refresh-problem")).to_be_hidden()
-    expect(rows_of(page, site["sample_store"])).to_have_count(3)
+    expect(rows_of(page, site["sample_store"]).first).to_be_visible()
     # (the browser logs each refused request as a console error: expected here)
     page.problems[:] = [
         found for found in page.problems if "ERR_INTERNET_DISCONNECTED" not in found

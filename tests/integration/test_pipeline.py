@@ -189,6 +189,7 @@ MAPPING_SETTINGS = (
     "BisectBatchOnFunctionError",
     "MaximumRecordAgeInSeconds",
     "FunctionResponseTypes",
+    "FilterCriteria",
 )
 
 
@@ -204,8 +205,9 @@ def test_the_stream_mapping_is_provisioned_with_its_retry_limits_and_failure_que
     )["EventSourceMappings"]
 
     # then it reads the table's stream in batches of 2,500, retries a failing batch 5 times
-    # (bisecting it), drops records older than an hour to the alert-failures queue, and lets
-    # the function report the records to retry
+    # (bisecting it), drops records older than an hour to the alert-failures queue, lets
+    # the function report the records to retry, and delivers only records that set a count
+    # to 0
     assert mapping["EventSourceArn"] == stream_arn
     assert mapping["State"] == "Enabled"
     assert {key: mapping.get(key) for key in MAPPING_SETTINGS} == {
@@ -214,6 +216,7 @@ def test_the_stream_mapping_is_provisioned_with_its_retry_limits_and_failure_que
         "BisectBatchOnFunctionError": True,
         "MaximumRecordAgeInSeconds": 3600,
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "FilterCriteria": {"Filters": [{"Pattern": deploy.OUT_OF_STOCK_RECORDS}]},
     }
     assert mapping["DestinationConfig"]["OnFailure"] == {
         "Destination": _queue_arn(aws, stack["alert_failures_queue_url"])

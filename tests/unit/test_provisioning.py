@@ -252,3 +252,15 @@ def test_outputs_of_a_stack_that_is_not_there_is_one_sentence_and_a_failure(aws,
     assert capsys.readouterr().err == (
         "error: stack 'absent' is not provisioned here; run `python -m provision up` first\n"
     )
+
+
+def test_the_stream_delivers_check_stock_only_records_that_set_a_count_to_0(aws):
+    # when
+    up(aws)
+
+    # then
+    [mapping] = aws.clients.lambda_.list_event_source_mappings(
+        FunctionName=aws.stack.check_function
+    )["EventSourceMappings"]
+    [pattern] = [entry["Pattern"] for entry in mapping["FilterCriteria"]["Filters"]]
+    assert json.loads(pattern) == {"dynamodb": {"NewImage": {"count": {"N": ["0"]}}}}
