@@ -6,8 +6,10 @@ from __future__ import annotations
 import copy
 import io
 import json
+import threading
 import time
 import uuid
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -21,7 +23,7 @@ from moto import mock_aws
 
 from check_stock import handler
 from inventory.adapters.clients import client
-from inventory.adapters.topic import PUBLISH_BATCH_SIZE, AlertTopic, PublishFailed
+from inventory.adapters.topic import PUBLISH_BATCH_SIZE, PUBLISH_LANES, AlertTopic, PublishFailed
 from inventory.stock import Alert
 from tests.unit.fakes import (
     ACCOUNT,
@@ -89,9 +91,9 @@ def stream_event(*records: dict[str, Any]) -> dict[str, Any]:
     return {"Records": list(records)}
 
 
-def alert(n: int) -> Alert:
+def alert(n: int, store: str | None = None) -> Alert:
     return Alert(
-        store=f"store-{n}",
+        store=store or f"store-{n}",
         item=f"item-{n}",
         count=0,
         previous_count=n + 1,
@@ -738,7 +740,7 @@ def test_alert_topic_publishes_25_alerts_in_requests_of_10_10_and_5(sns):
     # given
     for size in (10, 10, 5):
         expect_publish(sns.stubber, size)
-    alerts = [alert(n) for n in range(25)]
+    alerts = [alert(n, store="berlin") for n in range(25)]  # one store: one lane, in order
 
     # when
     sns.publish(alerts)
@@ -801,7 +803,7 @@ def test_alert_topic_hands_on_the_accepted_entries_of_a_request_with_refused_one
 
     # when
     with pytest.raises(PublishFailed) as raised:
-        sns.publish([alert(n) for n in range(25)])
+        sns.publish([alert(n, store="berlin") for n in range(25)])
 
     # then: the accepted ones are handed on, and alerts 20-24 were never sent
     assert raised.value.published == 18
@@ -818,7 +820,7 @@ def test_alert_topic_stops_at_a_request_that_errors(sns):
 
     # when
     with pytest.raises(PublishFailed) as raised:
-        sns.publish([alert(n) for n in range(25)])
+        sns.publish([alert(n, store="berlin") for n in range(25)])
 
     # then: the third request was never made
     assert raised.value.published == 10
@@ -850,3 +852,86 @@ def test_alert_topic_makes_no_request_for_no_alerts(sns):
     assert sns.calls == []
     assert sns.sent == []
     sns.stubber.assert_no_pending_responses()
+
+
+# --- AlertTopic's lanes: a fake SNS that answers from several threads ---------------------
+
+
+def stores_on_different_lanes(count: int) -> list[str]:
+    """`count` store names that publish on different lanes."""
+    found: dict[int, str] = {}
+    for n in range(1000):
+        found.setdefault(zlib.crc32(f"store-{n}".encode()) % PUBLISH_LANES, f"store-{n}")
+    assert len(found) >= count
+    return list(found.values())[:count]
+
+
+class ThreadedSns:
+    """Answers PublishBatch from any thread: accepts every entry except those of `refused`
+    stores. With `overlap`, the first two requests each wait until both are in flight, which
+    only requests sent at once can do (a sequential publisher breaks the barrier)."""
+
+    def __init__(self, refused: str | None = None, overlap: bool = False) -> None:
+        self.refused = refused
+        self.overlap = threading.Barrier(2, timeout=10) if overlap else None
+        self.lock = threading.Lock()
+        self.requests: list[list[tuple[str, str]]] = []
+        self.accepted: list[str] = []
+
+    def publish_batch(self, TopicArn: str, PublishBatchRequestEntries: list[Any]) -> Any:
+        entries = [
+            (entry["Id"], json.loads(json.loads(entry["Message"])["default"]))
+            for entry in PublishBatchRequestEntries
+        ]
+        with self.lock:
+            first_two = len(self.requests) < 2
+            self.requests.append([(alert["store"], alert["item"]) for _, alert in entries])
+        if self.overlap is not None and first_two:
+            self.overlap.wait()
+        successful, failed = [], []
+        for entry_id, alert in entries:
+            if alert["store"] == self.refused:
+                failed.append({"Id": entry_id, "Code": "InternalError", "SenderFault": False})
+            else:
+                successful.append({"Id": entry_id, "MessageId": f"m-{alert['item']}"})
+                with self.lock:
+                    self.accepted.append(alert["item"])
+        return {"Successful": successful, "Failed": failed}
+
+
+def test_alert_topic_publishes_stores_on_parallel_lanes_each_store_in_order():
+    # given 30 alerts of each of three stores that publish on different lanes
+    stores = stores_on_different_lanes(3)
+    alerts = [alert(n, store) for n in range(30) for store in stores]
+    fake = ThreadedSns(overlap=True)
+    sent: list[Alert] = []
+
+    # when
+    AlertTopic(fake, TOPIC_ARN).publish(alerts, on_sent=sent.extend)
+
+    # then: requests overlapped, every alert went out once, each store's in its order
+    assert sorted(fake.accepted) == sorted(a.item for a in alerts)
+    assert sorted(a.item for a in sent) == sorted(a.item for a in alerts)
+    assert all(len(request) <= PUBLISH_BATCH_SIZE for request in fake.requests)
+    for store in stores:
+        published = [item for request in fake.requests for s, item in request if s == store]
+        assert published == [a.item for a in alerts if a.store == store]
+
+
+def test_a_lane_that_fails_stops_the_others_and_every_accepted_alert_is_handed_on():
+    # given two stores on different lanes, 200 alerts each, and SNS refusing the first store
+    refused, fine = stores_on_different_lanes(2)
+    alerts = [alert(n, store) for n in range(200) for store in (refused, fine)]
+    fake = ThreadedSns(refused=refused)
+    sent: list[Alert] = []
+
+    # when
+    with pytest.raises(PublishFailed) as raised:
+        AlertTopic(fake, TOPIC_ARN).publish(alerts, on_sent=sent.extend)
+
+    # then: the refused lane made one request; whatever SNS accepted is counted and handed on
+    # (the other lane stops at its next request, so how far it got is the threads' business)
+    assert [request[0][0] for request in fake.requests].count(refused) == 1
+    assert raised.value.published == len(fake.accepted) == len(sent)
+    assert sorted(a.item for a in sent) == sorted(fake.accepted)
+    assert "InternalError" in raised.value.reason

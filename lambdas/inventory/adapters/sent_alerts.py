@@ -71,7 +71,8 @@ class Notes:
     request's alerts before the next request put the last alert 1.7 times after the last row;
     on this thread, 1.4 times, because notes overlap the publishing and group themselves when
     they fall behind. When an invocation is cut short, what SNS accepted but the thread had not
-    written yet is sent again by the retry: the alerts of the last request or two.
+    written yet is sent again by the retry: the alerts of the last request or two of each
+    publishing lane.
 
     Used as a context manager: leaving it, by an exception too, notes the rest and waits.
     """
@@ -96,7 +97,8 @@ class Notes:
             raise self._error
 
     def add(self, alerts: Sequence[Alert]) -> None:
-        """Note `alerts`; raises the error an earlier note met, if any."""
+        """Note `alerts` (from any publishing lane's thread); raises the error an earlier
+        note met, if any."""
         if self._error is not None:
             raise self._error
         self._queue.put(list(alerts))
