@@ -24,7 +24,6 @@ from provision.resources import (
     Aws,
     Changes,
     FunctionSpec,
-    Patience,
     delete_role,
     delete_table,
     ensure_bucket,
@@ -34,8 +33,7 @@ from provision.resources import (
     ensure_subscription,
     ensure_table,
     ensure_topic,
-    error_code,
-    retry_while,
+    session_as_new_role,
 )
 from provision.stack import Settings, Stack
 
@@ -204,34 +202,9 @@ def deploy_ceiling(aws: Aws, name: str, changes: Changes, timeout: float = 60) -
     the loaders pay.
     """
     ensure_table(aws, name, TABLE_KEYS, changes, stream=True)
-    identity = aws.sts.get_caller_identity()
-    account, partition = str(identity["Account"]), str(identity["Arn"]).split(":")[1]
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    table_arn = f"arn:{partition}:dynamodb:{aws.session.region_name}:{account}:table/{name}"
-    role_arn = ensure_role(
-        aws, name, trust, _statements((["dynamodb:BatchWriteItem"], table_arn)), changes
-    )
-    # On AWS a new role can take seconds before it may be assumed.
-    credentials = retry_while(
-        lambda: aws.sts.assume_role(RoleArn=role_arn, RoleSessionName="bench-ceiling"),
-        lambda error: error_code(error) == "AccessDenied",
-        Patience(timeout),
-        f"IAM to let the benchmark assume {role_arn}",
-    )["Credentials"]
-    writer = boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=aws.session.region_name,
+    table_arn = str(aws.dynamodb.describe_table(TableName=name)["Table"]["TableArn"])
+    writer = session_as_new_role(
+        aws, name, _statements((["dynamodb:BatchWriteItem"], table_arn)), changes, timeout
     )
     return Ceiling(table=name, role=name, writer=writer)
 

@@ -434,6 +434,39 @@ def ensure_role(
     return str(role["Arn"])
 
 
+def session_as_new_role(
+    aws: Aws, name: str, policy: dict[str, Any], changes: Changes, timeout: float = 60
+) -> boto3.Session:
+    """A role this account may assume, with `policy` as its only permissions, and a session
+    acting as it: requests then pass the target's IAM checks as a function's would."""
+    identity = aws.sts.get_caller_identity()
+    account, partition = str(identity["Account"]), str(identity["Arn"]).split(":")[1]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role_arn = ensure_role(aws, name, trust, policy, changes)
+    # On AWS a new role can take seconds before it may be assumed.
+    credentials = retry_while(
+        lambda: aws.sts.assume_role(RoleArn=role_arn, RoleSessionName=name[:64]),
+        lambda error: error_code(error) == "AccessDenied",
+        Patience(timeout),
+        f"IAM to let this account assume {role_arn}",
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=aws.session.region_name,
+    )
+
+
 def delete_role(aws: Aws, name: str, changes: Changes) -> None:
     names = ignore_missing(
         lambda: aws.iam.list_role_policies(RoleName=name)["PolicyNames"], "NoSuchEntity"

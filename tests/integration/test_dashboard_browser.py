@@ -132,6 +132,24 @@ def sign_in_with_the_mouse(page: Any, username: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def sign_in_with_a_token_about_to_expire(page: Any, site: dict[str, str]) -> None:
+    """Sign in, then make the stored token, as far as the page knows, expire in 30 s (inside
+    the renewal margin), as after a laptop slept through the renewal timer."""
+    from playwright.sync_api import expect
+
+    page.goto(site["url"])
+    sign_in_with_the_keyboard(page, "browser", PASSWORD)
+    expect(page.locator("#last-fetched")).to_have_text(re.compile(r"^Last fetched "))
+    page.evaluate(
+        """key => {
+            const session = JSON.parse(sessionStorage.getItem(key));
+            session.expiresAt = Date.now() + 30000;
+            sessionStorage.setItem(key, JSON.stringify(session));
+        }""",
+        SESSION_KEY,
+    )
+
+
 def stored_session(page: Any) -> dict[str, Any]:
     """The session the page keeps in sessionStorage: tokens, and expiresAt in the page's time."""
     found: dict[str, Any] = json.loads(
@@ -415,17 +433,7 @@ def test_a_reload_with_a_token_about_to_expire_renews_it_before_the_first_reques
 
     # given a signed-in page whose stored token, as far as the page knows, expires in 30 s
     # (inside the renewal margin), as after a laptop slept through the renewal timer
-    page.goto(site["url"])
-    sign_in_with_the_keyboard(page, "browser", PASSWORD)
-    expect(page.locator("#last-fetched")).to_have_text(re.compile(r"^Last fetched "))
-    page.evaluate(
-        """key => {
-            const session = JSON.parse(sessionStorage.getItem(key));
-            session.expiresAt = Date.now() + 30000;
-            sessionStorage.setItem(key, JSON.stringify(session));
-        }""",
-        SESSION_KEY,
-    )
+    sign_in_with_a_token_about_to_expire(page, site)
     requests: list[tuple[str, str]] = []  # ("renewal", "") or ("items", its bearer), in order
     page.on(
         "request",
@@ -487,17 +495,7 @@ def test_a_reload_while_cognito_is_unreachable_shows_the_data_once_it_is_back(pa
     from playwright.sync_api import expect
 
     # given a signed-in page whose token is about to expire, and Cognito out of reach
-    page.goto(site["url"])
-    sign_in_with_the_keyboard(page, "browser", PASSWORD)
-    expect(page.locator("#last-fetched")).to_have_text(re.compile(r"^Last fetched "))
-    page.evaluate(
-        """key => {
-            const session = JSON.parse(sessionStorage.getItem(key));
-            session.expiresAt = Date.now() + 30000;
-            sessionStorage.setItem(key, JSON.stringify(session));
-        }""",
-        SESSION_KEY,
-    )
+    sign_in_with_a_token_about_to_expire(page, site)
 
     def unreachable(route: Any) -> None:
         if is_cognito_call(route.request, "InitiateAuth"):

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -22,12 +21,10 @@ from provision.emulator import enforce_iam_from_environment
 from provision.resources import (
     Aws,
     Changes,
-    Patience,
     delete_role,
-    ensure_role,
     error_code,
     ignore_missing,
-    retry_while,
+    session_as_new_role,
     wait_until,
 )
 from provision.stack import Settings, Stack
@@ -508,34 +505,9 @@ def test_the_target_holds_the_loaders_policy_to_what_it_names(pipeline, aws: Aws
     # given a role that has exactly the loader's policy, assumed by the test
     stack = deploy.locate(aws, pipeline.outputs["stack"])
     name = f"{stack.name}-loader-probe"
-    account = aws.sts.get_caller_identity()["Account"]
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{stack.partition}:iam::{account}:root"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    role_arn = ensure_role(aws, name, trust, policies.load_inventory_policy(stack), Changes())
+    policy = policies.load_inventory_policy(stack)
     try:
-        credentials = retry_while(  # on AWS a new role takes seconds to be assumable
-            lambda: aws.sts.assume_role(RoleArn=role_arn, RoleSessionName="probe"),
-            lambda error: error_code(error) == "AccessDenied",
-            Patience(60),
-            f"IAM to let the test assume {role_arn}",
-        )["Credentials"]
-        loader = Aws(
-            boto3.Session(
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-                region_name=stack.region,
-            ),
-            aws.endpoint_url,
-        )
+        loader = Aws(session_as_new_role(aws, name, policy, Changes()), aws.endpoint_url)
         row = {"store": {"S": store}, "item": {"S": "Probe"}, "count": {"N": "1"}}
 
         # when it does what the loader does, it may
