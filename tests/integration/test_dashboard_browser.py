@@ -132,14 +132,20 @@ def sign_in_with_the_mouse(page: Any, username: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def sign_in_with_a_token_about_to_expire(page: Any, site: dict[str, str]) -> None:
-    """Sign in, then make the stored token, as far as the page knows, expire in 30 s (inside
-    the renewal margin), as after a laptop slept through the renewal timer."""
+def sign_in_and_see_the_data(page: Any, site: dict[str, str]) -> None:
+    """Open the dashboard, sign in with the keyboard, and wait for its first fetch."""
     from playwright.sync_api import expect
 
     page.goto(site["url"])
     sign_in_with_the_keyboard(page, "browser", PASSWORD)
     expect(page.locator("#last-fetched")).to_have_text(re.compile(r"^Last fetched "))
+
+
+def sign_in_with_a_token_about_to_expire(page: Any, site: dict[str, str]) -> None:
+    """Sign in, then make the stored token, as far as the page knows, expire in 30 s (inside
+    the renewal margin), as after a laptop slept through the renewal timer."""
+
+    sign_in_and_see_the_data(page, site)
     page.evaluate(
         """key => {
             const session = JSON.parse(sessionStorage.getItem(key));
@@ -392,9 +398,7 @@ def test_the_token_is_renewed_before_it_expires_and_the_new_one_is_used(page, si
 
     # given a signed-in page whose clock the test moves
     page.clock.install()
-    page.goto(site["url"])
-    sign_in_with_the_keyboard(page, "browser", PASSWORD)
-    expect(page.locator("#last-fetched")).to_have_text(re.compile(r"^Last fetched "))
+    sign_in_and_see_the_data(page, site)
     signed_in = stored_session(page)
     # and the tab hidden: the page then stops refetching, which would renew a stale token on
     # its own, so only the renewal timer can act
@@ -458,13 +462,10 @@ def test_a_reload_with_a_token_about_to_expire_renews_it_before_the_first_reques
 
 
 def test_a_page_that_slept_past_its_renewal_time_renews_once(page, site):
-    from playwright.sync_api import expect
 
     # given a signed-in page whose clock the test moves, which counts its renewals
     page.clock.install()
-    page.goto(site["url"])
-    sign_in_with_the_keyboard(page, "browser", PASSWORD)
-    expect(page.locator("#last-fetched")).to_have_text(re.compile(r"^Last fetched "))
+    sign_in_and_see_the_data(page, site)
     signed_in = stored_session(page)
     renewals: list[Any] = []
     page.on(
@@ -531,9 +532,7 @@ def test_an_api_401_renews_the_token_and_retries_once_then_signs_out(page, site)
     from playwright.sync_api import expect
 
     # given a signed-in page
-    page.goto(site["url"])
-    sign_in_with_the_keyboard(page, "browser", PASSWORD)
-    expect(page.locator("#last-fetched")).to_have_text(re.compile(r"^Last fetched "))
+    sign_in_and_see_the_data(page, site)
     signed_in = stored_session(page)
     # and an API that refuses the next request for the items, as it would a token that
     # expired early (a laptop's clock that drifted, say)

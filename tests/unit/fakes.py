@@ -1,5 +1,6 @@
-"""What several handler and adapter tests build alike: moto's tables shaped as the provisioner
-makes them, the Lambda context a handler is given, and the embedded metrics it prints."""
+"""What several handler and adapter tests build alike: moto's account and tables shaped as the
+provisioner makes them, the Lambda context a handler is given, and the embedded metrics it
+prints."""
 
 from __future__ import annotations
 
@@ -9,10 +10,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import pytest
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 SENT_ALERTS_TABLE = "inventory-sent-alerts"
+
+
+def use_fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials moto accepts, and none of the developer's profile or endpoint: boto3 then
+    talks to moto's AWS and nothing else."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
 
 def create_sent_alerts_table() -> Any:

@@ -196,6 +196,14 @@ def recorded_event(version_id: str) -> dict[str, Any]:
     return event
 
 
+def load_with_the_table_gone(aws: SimpleNamespace) -> None:
+    """Upload a file, delete the inventory table, and have the loader fail on the file."""
+    upload(aws, "stores/seed.csv", SEED_CSV)
+    aws.dynamodb.delete_table(TableName=TABLE)
+    with pytest.raises(ClientError):
+        handler.lambda_handler(s3_put_event("stores/seed.csv"), loader_context())
+
+
 def test_seed_csv_loads_three_rows_with_count_time_and_source(aws):
     # given
     upload(aws, "stores/seed.csv", SEED_CSV)
@@ -445,13 +453,8 @@ def test_handler_logs_one_structured_line_per_file(aws, log_lines):
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_a_load_that_fails_logs_one_error_line_naming_the_file(aws, log_lines):
-    # given a table the loader cannot write
-    upload(aws, "stores/seed.csv", SEED_CSV)
-    aws.dynamodb.delete_table(TableName=TABLE)
-
-    # when
-    with pytest.raises(ClientError):
-        handler.lambda_handler(s3_put_event("stores/seed.csv"), loader_context())
+    # given a table the loader cannot write, when a file is loaded
+    load_with_the_table_gone(aws)
 
     # then: the invocation fails (Lambda retries it) and says which file and why
     [line] = [line for line in log_lines() if line.get("message") == "inventory file failed"]
@@ -1073,13 +1076,8 @@ def test_a_rejected_file_is_counted_as_processed_with_nothing_loaded(aws, capsys
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_a_load_that_fails_counts_nothing_so_its_retry_is_not_counted_twice(aws, capsys):
-    # given a table the loader cannot write
-    upload(aws, "stores/seed.csv", SEED_CSV)
-    aws.dynamodb.delete_table(TableName=TABLE)
-
-    # when
-    with pytest.raises(ClientError):
-        handler.lambda_handler(s3_put_event("stores/seed.csv"), loader_context())
+    # given a table the loader cannot write, when a file is loaded
+    load_with_the_table_gone(aws)
 
     # then
     assert metric_flushes(capsys.readouterr().out) == []

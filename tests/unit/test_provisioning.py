@@ -20,7 +20,7 @@ from provision import __main__ as cli
 from provision import deploy, packaging, policies
 from provision.resources import Aws, Changes
 from provision.stack import Settings, Stack
-from tests.unit.fakes import REGION
+from tests.unit.fakes import REGION, use_fake_credentials
 
 STACK = "unit"
 # The dashboard needs Cognito and API Gateway v2, which it provisions on its own; left out here.
@@ -41,11 +41,7 @@ def zips_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
     """An empty moto account; the clients provisioning uses, and the stack's names."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    use_fake_credentials(monkeypatch)
     with mock_aws():
         clients = Aws(boto3.Session(region_name=REGION), None)
         yield SimpleNamespace(clients=clients, stack=deploy.locate(clients, STACK))

@@ -16,7 +16,7 @@ from moto import mock_aws
 from provision import replay
 from provision.resources import Aws
 from provision.stack import Stack
-from tests.unit.fakes import ACCOUNT, REGION
+from tests.unit.fakes import ACCOUNT, REGION, use_fake_credentials
 
 STACK = Stack("unit", ACCOUNT, REGION)
 
@@ -48,10 +48,7 @@ class FakeLambda:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    use_fake_credentials(monkeypatch)
     with mock_aws():
         clients = Aws(boto3.Session(region_name=REGION), None)
         url = clients.sqs.create_queue(QueueName=STACK.load_failures_queue)["QueueUrl"]
