@@ -52,8 +52,12 @@ def child(path: Path, mode: str) -> dict[str, Any]:
         if mode == "tracemalloc":
             tracemalloc.start()
         started = time.perf_counter()
-        # The file's size, as the handler passes it, sizes the duplicate-key table up front.
-        outcome = load_records(read_records(stream, path.name), drop, path.stat().st_size)
+        def records() -> Any:  # each of the loader's two passes reads the file from the top
+            stream.seek(0)
+            return read_records(stream, path.name)
+
+        # The file's size, as the handler passes it, bounds the duplicate-key table.
+        outcome = load_records(records, drop, path.stat().st_size)
         seconds = time.perf_counter() - started
         figures: dict[str, Any] = {
             "mode": mode,

@@ -6,10 +6,8 @@ import json
 from typing import Any
 from urllib.parse import quote_plus
 
+from inventory.report import report_key_for
 from provision.resources import Aws, ignore_missing, wait_until
-
-# Must match lambdas/inventory/adapters/files.py: the report sits beside the upload's name.
-REPORT_SUFFIX = ".report.json"
 
 
 def upload_and_wait_for_report(
@@ -17,7 +15,7 @@ def upload_and_wait_for_report(
 ) -> dict[str, Any]:
     """Upload `body` as `key` and return the report the loader writes for it."""
     reports = outputs["reports_bucket"]
-    report_key = key + REPORT_SUFFIX
+    report_key = report_key_for(key)
     aws.s3.delete_object(Bucket=reports, Key=report_key)  # wait for this upload's own report
     aws.s3.put_object(Bucket=outputs["uploads_bucket"], Key=key, Body=body)
     wait_until(
@@ -33,7 +31,7 @@ def upload_and_wait_for_report(
 def read_report(aws: Aws, reports_bucket: str, key: str) -> dict[str, Any]:
     """The report the loader last wrote for the upload at `key`."""
     report: dict[str, Any] = json.loads(
-        aws.s3.get_object(Bucket=reports_bucket, Key=key + REPORT_SUFFIX)["Body"].read()
+        aws.s3.get_object(Bucket=reports_bucket, Key=report_key_for(key))["Body"].read()
     )
     return report
 

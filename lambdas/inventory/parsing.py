@@ -59,6 +59,13 @@ class Record:
     line: int
     fields: dict[str, Any]
     problem: str | None = None
+    # A record spanning several lines (a quoted line break, an unclosed quote) ends on this one.
+    last_line: int | None = None
+
+    @property
+    def lines(self) -> int:
+        """How many data lines the record stands for when it is rejected."""
+        return 1 if self.last_line is None else self.last_line - self.line + 1
 
 
 def read_records(stream: BinaryIO, filename: str) -> Iterator[Record]:

@@ -39,6 +39,7 @@ class Rejection:
     line: int
     reason: str
     fields: dict[str, Any]
+    last_line: int | None = None  # a record spanning several lines ends on this one
 
 
 def validate(record: Record) -> StockRow | Rejection:

@@ -38,6 +38,8 @@ def s3_event(snapshot: Snapshot) -> dict[str, Any]:
     obj: dict[str, Any] = {"key": quote_plus(snapshot.key, safe="/")}  # as S3 encodes keys
     if snapshot.version_id:
         obj["versionId"] = snapshot.version_id
+    if snapshot.sequencer:
+        obj["sequencer"] = snapshot.sequencer
     return {
         "Records": [
             {
