@@ -52,6 +52,7 @@ def child(path: Path, mode: str) -> dict[str, Any]:
         if mode == "tracemalloc":
             tracemalloc.start()
         started = time.perf_counter()
+
         def records() -> Any:  # each of the loader's two passes reads the file from the top
             stream.seek(0)
             return read_records(stream, path.name)

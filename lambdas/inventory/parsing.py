@@ -105,6 +105,10 @@ def read_records(stream: BinaryIO, filename: str) -> Iterator[Record]:
         raise FileRejected(
             f"the file is not valid UTF-8 (byte {error.object[error.start]:#04x})"
         ) from None
+    finally:
+        # The stream is the caller's: the loader reads it again from the top. Closing the
+        # text wrapper (as its finaliser would) would close the stream with it.
+        text.detach()
 
 
 class _RawAdapter(io.RawIOBase):
