@@ -362,9 +362,7 @@ def measure_late_load(
     second = upload_and_wait(
         aws, target, f"late/{newer.prefix}-newer.csv", newer.csv_bytes(), timeout, say
     )
-    event = s3_event(
-        target.uploads_bucket, older_key, snapshot["snapshot_at"], snapshot.get("version_id")
-    )
+    event = s3_event(target.uploads_bucket, older_key, snapshot)
     invoked_at = time.time()
     aws.lambda_.invoke(
         FunctionName=target.load_function, InvocationType="Event", Payload=json.dumps(event)

@@ -55,8 +55,15 @@ def load_inventory_policy(stack: Stack) -> dict[str, Any]:
             },
             {
                 "Effect": "Allow",
-                "Action": ["s3:PutObject"],
+                # GetObject (HeadObject): whose report is at the key, before writing over it.
+                "Action": ["s3:PutObject", "s3:GetObject"],
                 "Resource": f"{stack.bucket_arn(stack.reports_bucket)}/*",
+            },
+            {
+                # HeadObject of a report not yet written must be 404, not 403.
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": stack.bucket_arn(stack.reports_bucket),
             },
             {
                 "Effect": "Allow",

@@ -36,20 +36,21 @@ def read_report(aws: Aws, reports_bucket: str, key: str) -> dict[str, Any]:
     return report
 
 
-def s3_event(
-    bucket: str, key: str, event_time: str | None = None, version_id: str | None = None
-) -> dict[str, Any]:
+def s3_event(bucket: str, key: str, source: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ObjectCreated event S3 sends the loader for an upload, to deliver it again (as a
-    late or repeated delivery would): the key encoded as S3 encodes it, the time in S3's
-    format."""
+    late or repeated delivery would): the key encoded as S3 encodes it, and, from the `source`
+    of the upload's report, the time, version and sequencer S3 first gave it."""
+    source = source or {}
     obj: dict[str, Any] = {"key": quote_plus(key, safe="/")}
-    if version_id:
-        obj["versionId"] = version_id
+    if source.get("version_id"):
+        obj["versionId"] = source["version_id"]
+    if source.get("sequencer"):
+        obj["sequencer"] = source["sequencer"]
     record: dict[str, Any] = {
         "eventSource": "aws:s3",
         "eventName": "ObjectCreated:Put",
         "s3": {"bucket": {"name": bucket}, "object": obj},
     }
-    if event_time:
-        record["eventTime"] = event_time.replace("+00:00", "Z")
+    if source.get("snapshot_at"):
+        record["eventTime"] = source["snapshot_at"].replace("+00:00", "Z")
     return {"Records": [record]}

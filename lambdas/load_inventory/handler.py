@@ -152,6 +152,8 @@ def load_file(
         raise RefusedEvent(f"the snapshot time {snapshot.taken_at} is ahead of the clock")
     source: dict[str, Any] = stored.describe() if stored else {"uri": snapshot.uri}
     source |= {"snapshot_at": snapshot.taken_at, "order": snapshot.order}
+    if snapshot.sequencer:
+        source["sequencer"] = snapshot.sequencer
     if stored is None:
         outcome = LoadOutcome(file_error=FileRejected("the file was deleted before it was read"))
     else:

@@ -80,12 +80,7 @@ def test_the_same_s3_event_delivered_three_times_changes_nothing(pipeline, aws: 
     table_after_one = _items(pipeline, store)
 
     # when S3 delivers the same event twice more
-    event = s3_event(
-        pipeline.outputs["uploads_bucket"],
-        key,
-        report["source"]["snapshot_at"].replace("+00:00", "Z"),
-        report["source"]["version_id"],
-    )
+    event = s3_event(pipeline.outputs["uploads_bucket"], key, report["source"])
     for _ in range(2):
         invoke(aws, pipeline.outputs["functions"]["load_inventory"], event)
 
@@ -286,12 +281,7 @@ def test_a_late_older_snapshot_never_overwrites_a_newer_one(pipeline, aws: Aws, 
     assert older["source"]["snapshot_at"] < newer["source"]["snapshot_at"]
 
     # when the older snapshot's event is processed again, late (S3 does not promise order)
-    event = s3_event(
-        bucket,
-        f"{store}/monday.csv",
-        older["source"]["snapshot_at"].replace("+00:00", "Z"),
-        older["source"]["version_id"],
-    )
+    event = s3_event(bucket, f"{store}/monday.csv", older["source"])
     [summary] = invoke(aws, pipeline.outputs["functions"]["load_inventory"], event)["reports"]
 
     # then rows the newer snapshot has keep its values, and the report says so

@@ -185,7 +185,8 @@ def test_loader_may_read_uploads_write_reports_and_rows_but_not_publish():
 
     # then
     assert grants(policy, "s3:GetObject") == [
-        "arn:aws:s3:::inventory-uploads-123456789012-eu-west-1/*"
+        "arn:aws:s3:::inventory-uploads-123456789012-eu-west-1/*",
+        "arn:aws:s3:::inventory-reports-123456789012-eu-west-1/*",
     ]
     assert grants(policy, "s3:PutObject") == [
         "arn:aws:s3:::inventory-reports-123456789012-eu-west-1/*"
@@ -284,15 +285,19 @@ def test_loader_may_read_the_version_of_an_upload_its_event_names():
     assert readable == ["arn:aws:s3:::inventory-uploads-123456789012-eu-west-1/*"]
 
 
-def test_loader_may_list_the_uploads_bucket_so_a_deleted_upload_reads_as_missing():
-    # given: without s3:ListBucket, S3 answers GetObject on a missing key with 403, not 404
+def test_loader_may_list_both_buckets_so_a_missing_upload_or_report_reads_as_missing():
+    # given: without s3:ListBucket, S3 answers GetObject/HeadObject on a missing key with 403,
+    # not 404 (a deleted upload; a report not written yet)
     policy = load_inventory_policy(STACK)
 
     # when
     listable = grants(policy, "s3:ListBucket")
 
     # then
-    assert listable == ["arn:aws:s3:::inventory-uploads-123456789012-eu-west-1"]
+    assert listable == [
+        "arn:aws:s3:::inventory-uploads-123456789012-eu-west-1",
+        "arn:aws:s3:::inventory-reports-123456789012-eu-west-1",
+    ]
 
 
 def test_checker_may_read_the_stream_and_publish_but_not_write_the_table():
