@@ -68,6 +68,30 @@ def test_alert_carries_json_body_and_filterable_attributes(pipeline, store):
     assert message["attributes"] == {"store": store, "item": "Kindle", "event": "out_of_stock"}
 
 
+def test_a_file_is_one_snapshot_an_item_listed_twice_alerts_only_as_its_last_row_says(
+    pipeline, store
+):
+    # given items in stock
+    pipeline.upload(f"{store}/monday.csv", _csv(store, ("Echo", 4), ("Tap", 6)))
+
+    # when a file lists Echo at 0 early and at 5 hundreds of rows later (other lanes, other
+    # batches between them), and Tap at 3 early and at 0 last
+    filler = [(f"filler-{n}", n + 1) for n in range(400)]
+    rows = [("Echo", 0), ("Tap", 3), *filler, ("Echo", 5), *filler[:50], ("Tap", 0)]
+    report = pipeline.upload(f"{store}/tuesday.csv", _csv(store, *rows))
+
+    # then the table holds each item's last row, and the only alert is Tap's
+    assert (report["rows_loaded"], report["rows_duplicate"], report["lines_read"]) == (
+        402,
+        52,
+        len(rows),
+    )
+    assert pipeline.item(store, "Echo")["count"] == {"N": "5"}
+    assert pipeline.item(store, "Tap")["count"] == {"N": "0"}
+    alerts = pipeline.alerts_after_settling(store)
+    assert [(a["item"], a["count"], a["previous_count"]) for a in alerts] == [("Tap", 0, 6)]
+
+
 def test_five_to_zero_alerts_and_zero_to_five_does_not(pipeline, store):
     # given one item at 5 and one at 0
     pipeline.upload(f"{store}/a.csv", _csv(store, ("Falling", 5), ("Rising", 0)))
