@@ -136,20 +136,10 @@ def load_file(
     started = time.monotonic()
     continuation = Continuation.of(record)
     bucket, key = _location(record)
-    s3_object = record["s3"]["object"]
+    version_id = record["s3"]["object"].get("versionId")
     # With versioning, the event names the exact version: a late event reads its own file.
-    stored = file_store().open(bucket, key, s3_object.get("versionId"), settings.max_file_bytes())
-    snapshot = Snapshot(
-        bucket=bucket,
-        key=key,
-        version_id=stored.version_id if stored else s3_object.get("versionId"),
-        taken_at=snapshot_time(
-            record.get("eventTime"), stored.last_modified if stored else datetime.now(UTC)
-        ),
-        sequencer=s3_object.get("sequencer"),
-    )
-    if too_far_ahead(snapshot.taken_at, datetime.now(UTC)):
-        raise RefusedEvent(f"the snapshot time {snapshot.taken_at} is ahead of the clock")
+    stored = file_store().open(bucket, key, version_id, settings.max_file_bytes())
+    snapshot = _snapshot_of(record, stored)
     source: dict[str, Any] = stored.describe() if stored else {"uri": snapshot.uri}
     source |= {"snapshot_at": snapshot.taken_at, "order": snapshot.order}
     if snapshot.sequencer:
@@ -191,6 +181,28 @@ def load_file(
     metrics.add_metric(name="RowsSuperseded", unit=MetricUnit.Count, value=outcome.rows_superseded)
     metrics.add_metric(name="FilesProcessed", unit=MetricUnit.Count, value=1)
     return summary, None
+
+
+def _snapshot_of(record: dict[str, Any], stored: StoredFile | None) -> Snapshot:
+    """The snapshot an event record names: its file, its time and its place in S3's order.
+
+    Raises:
+        RefusedEvent: the event's time is further ahead of the clock than any skew explains.
+    """
+    bucket, key = _location(record)
+    s3_object = record["s3"]["object"]
+    snapshot = Snapshot(
+        bucket=bucket,
+        key=key,
+        version_id=stored.version_id if stored else s3_object.get("versionId"),
+        taken_at=snapshot_time(
+            record.get("eventTime"), stored.last_modified if stored else datetime.now(UTC)
+        ),
+        sequencer=s3_object.get("sequencer"),
+    )
+    if too_far_ahead(snapshot.taken_at, datetime.now(UTC)):
+        raise RefusedEvent(f"the snapshot time {snapshot.taken_at} is ahead of the clock")
+    return snapshot
 
 
 def _load(
