@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from inventory.report import report_key_for
 from provision import __main__ as cli
 from provision import deploy, policies
 from provision.emulator import enforce_iam_from_environment
@@ -28,7 +29,7 @@ from provision.resources import (
     wait_until,
 )
 from provision.stack import Settings, Stack
-from provision.uploads import s3_event, upload_and_wait_for_report
+from provision.uploads import read_report, s3_event, upload_and_wait_for_report
 from tests.integration.support import AlertInbox, Pipeline, invoke, is_ministack
 
 # The stacks tests break on purpose need no dashboard.
@@ -290,6 +291,33 @@ def test_a_late_older_snapshot_never_overwrites_a_newer_one(pipeline, aws: Aws, 
     assert (summary["rows_superseded"], summary["rows_loaded"]) == (1, 1)
     # and Echo alerted once, when the older snapshot first set it to 0
     assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Echo"]
+
+
+def test_an_older_version_delivered_late_never_takes_the_newer_versions_report(
+    pipeline, aws: Aws, store
+):
+    # given two versions of one upload key, each loaded with its report
+    key = f"{store}/stock.csv"
+    older = pipeline.upload(key, _csv(store, ("Echo", 0)))
+    newer = pipeline.upload(key, _csv(store, ("Echo", 9)))
+    assert older["source"]["version_id"] != newer["source"]["version_id"]
+
+    # when the older version's event is delivered again, late
+    event = s3_event(pipeline.outputs["uploads_bucket"], key, older["source"])
+    [summary] = invoke(aws, pipeline.outputs["functions"]["load_inventory"], event)["reports"]
+
+    # then the report at the upload's key is still the newer version's (S3's conditional
+    # writes on the emulator), the late one has its version's own key, and the row stays 9
+    reports = pipeline.outputs["reports_bucket"]
+    assert read_report(aws, reports, key)["source"]["version_id"] == newer["source"]["version_id"]
+    own_key = report_key_for(key, older["source"]["version_id"])
+    assert summary["report"] == f"s3://{reports}/{own_key}"
+    late = json.loads(aws.s3.get_object(Bucket=reports, Key=own_key)["Body"].read())
+    assert (late["source"]["version_id"], late["rows_superseded"]) == (
+        older["source"]["version_id"],
+        1,
+    )
+    assert pipeline.item(store, "Echo")["count"] == {"N": "9"}
 
 
 # ---------------------------------------------------------------- hostile input
