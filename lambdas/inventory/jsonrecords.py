@@ -116,7 +116,7 @@ def _json_text_lines(text: TextSource, tally: Tally) -> Iterator[tuple[int, str 
 
 def _json_line_record(line: int, raw: str | None, tally: Tally) -> Record:
     if raw is None:
-        return Record(line, {}, f"the line is longer than {MAX_RECORD_CHARS} characters")
+        return Record(line, {}, f"the line is longer than {MAX_RECORD_CHARS:,} characters")
     try:
         value = _loads(raw)
     except json.JSONDecodeError as error:
@@ -252,7 +252,7 @@ def read_json_array(text: TextSource, tally: Tally) -> Iterator[Record]:
         except json.JSONDecodeError as error:
             if len(buffer) - position > MAX_RECORD_CHARS:
                 raise FileRejected(
-                    f"a JSON value is longer than {MAX_RECORD_CHARS} characters or invalid "
+                    f"a JSON value is longer than {MAX_RECORD_CHARS:,} characters or invalid "
                     f"({error.msg})",
                     line,
                 ) from None

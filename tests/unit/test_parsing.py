@@ -695,7 +695,7 @@ def test_a_json_line_longer_than_the_record_limit_is_rejected_alone() -> None:
     records = read(data, "stores/shanghai.jsonl")
     # then
     assert records == [
-        Record(1, {}, f"the line is longer than {MAX_RECORD_CHARS} characters"),
+        Record(1, {}, f"the line is longer than {MAX_RECORD_CHARS:,} characters"),
         Record(2, SHANGHAI[1]),
     ]
 
