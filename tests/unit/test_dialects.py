@@ -297,7 +297,8 @@ def test_a_quote_that_stays_open_past_the_record_limit_ends_there_and_reading_go
     records = read(data)
     # then the open quote takes a record's worth of lines, named as a range; the rest load
     first = records[0]
-    assert first.line == 2 and first.last_line is not None
+    assert first.line == 2
+    assert first.last_line is not None
     assert first.problem is not None
     assert first.problem.startswith("a quote opened on line 2 is not closed within")
     assert f"lines 2–{first.last_line} could not be read" in first.problem
@@ -345,11 +346,13 @@ def test_every_physical_line_is_the_header_a_record_or_blank(
     physical = len(pieces) - (pieces[-1] == "")  # a final line end starts no line
     records = reader(text.encode())
     # when
+    got: list[Record] = []
+    reason = None
     try:
-        got = list(records)
-    except FileRejected as error:
-        assert error.reason == "the file has a header but no data rows"
-        got = []
+        got.extend(records)
+    except FileRejected as error:  # only a file of a header and nothing else
+        reason = error.reason
+    assert reason in (None, "the file has a header but no data rows")
     # then the header, each record's lines and the blank lines add up to the file's lines
     assert 1 + sum(r.lines for r in got) + records.blank_lines == physical
     assert all(r.line >= 2 for r in got)
