@@ -73,7 +73,10 @@ def read_csv(
     for name in header.ignored:
         tally.ignore(name)
     quoting = _Quoting(delimiter)
-    dialect = _dialect(delimiter)
+    # One csv reader for the whole file, fed one complete record at a time through `slot`
+    # (cheaper than a reader per record).
+    slot: list[str] = []
+    split_quoted = csv.reader(iter(slot.pop, None), _dialect(delimiter))
     produced = False
     pending: list[str] = []  # the lines so far of a record inside a quote
     start = opened = size = 0
@@ -98,15 +101,19 @@ def read_csv(
             if not closes:
                 opened = number if closes is False else opened
                 continue
-            cells = next(csv.reader(["\n".join(pending)], dialect))
+            slot.append("\n".join(pending))
+            cells = next(split_quoted)
             pending = []
             record = _record(start, cells, header, number)
+            if record is None:  # a quoted line break and nothing else
+                tally.blank_lines += number - start
         elif raw is None:
             record = Record(number, {}, f"the line is longer than {MAX_RECORD_CHARS:,} characters")
         elif '"' not in raw:
             record = _record(number, raw.split(delimiter), header)
         elif quoting.line_closes(raw):
-            record = _record(number, next(csv.reader([raw], dialect)), header)
+            slot.append(raw)
+            record = _record(number, next(split_quoted), header)
         else:
             pending, start, opened, size = [raw], number, number, len(raw)
             continue
