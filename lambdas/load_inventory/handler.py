@@ -19,7 +19,7 @@ from inventory.adapters.files import FileStore, StoredFile
 from inventory.adapters.redrive import Loader
 from inventory.adapters.table import Snapshot, StockTable
 from inventory.loading import Continuation, LoadOutcome, RefusedEvent, load_records
-from inventory.parsing import FileRejected, read_records
+from inventory.parsing import FileRejected, declared_charset, read_records
 from inventory.report import build_report
 from inventory.snapshots import snapshot_time, too_far_ahead
 
@@ -217,7 +217,9 @@ def _load(
         )
     with stock_table().batch_writer(snapshot, budget.write_deadline) as writer:
         outcome = load_records(
-            lambda: read_records(stored.reopen(), stored.key),
+            lambda: read_records(
+                stored.reopen(), stored.key, declared_charset(stored.content_type, stored.metadata)
+            ),
             writer.put,
             stored.size,
             skip=continuation.records_done,

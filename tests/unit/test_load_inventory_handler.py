@@ -198,7 +198,7 @@ def test_file_over_the_size_limit_is_rejected_without_reading_its_rows(aws, monk
     upload(aws, "stores/big.csv", SEED_CSV)
     read_calls: list[str] = []
     monkeypatch.setattr(
-        handler, "read_records", lambda body, key: read_calls.append(key) or iter(())
+        handler, "read_records", lambda body, key, charset=None: read_calls.append(key) or iter(())
     )
 
     # when
@@ -887,3 +887,26 @@ def test_a_load_that_fails_counts_nothing_so_its_retry_is_not_counted_twice(aws,
 
     # then
     assert metric_flushes(capsys.readouterr().out) == []
+
+
+@pytest.mark.parametrize(
+    ("content_type", "metadata"),
+    [("text/csv; charset=windows-1252", {}), ("text/csv", {"charset": "windows-1252"})],
+)
+def test_the_charset_the_upload_declares_decodes_the_file(aws, content_type, metadata):
+    # given a Windows-1252 export, declared on the object
+    body = "store;item;count\nMünchen;Café Crème;3\n".encode("windows-1252")
+    aws.s3.put_object(
+        Bucket=UPLOADS,
+        Key="stores/munich.csv",
+        Body=body,
+        ContentType=content_type,
+        Metadata=metadata,
+    )
+
+    # when
+    handler.lambda_handler(s3_put_event("stores/munich.csv"), loader_context())
+
+    # then
+    assert counts(aws) == {("München", "Café Crème"): 3}
+    assert report_for(aws, "stores/munich.csv")["rows_loaded"] == 1
