@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inventory import workbook
+from inventory import workbook, xlsx_package
 from inventory.workbook import RowTooLong, WorkbookRejected, number_text, sheet_rows
 from provision.packaging import build_zip
 from tests.unit.workbooks import (
@@ -341,7 +341,7 @@ def test_a_zip_bomb_part_is_refused_by_its_ratio_wherever_it_is():
     reason = refusal(data)
 
     # then
-    assert ratio > workbook.MAX_RATIO
+    assert ratio > xlsx_package.MAX_RATIO
     assert "ZIP bomb" in reason
     assert "xl/media/image1.png" in reason
 
@@ -384,7 +384,7 @@ def test_a_part_lying_about_its_size_is_never_unpacked_past_what_it_declared():
     assert peak < 5 * 1024 * 1024
 
 
-def drain(reader: workbook._BoundedReader) -> None:
+def drain(reader: xlsx_package.BoundedReader) -> None:
     while reader.read(16_384):
         pass
 
@@ -395,9 +395,9 @@ def test_the_counting_reader_stops_at_the_declared_size_and_at_the_budget():
         def read(self, size: int) -> bytes:
             return b"x" * size
 
-    budget = workbook._Budget(100_000)
-    lying = workbook._BoundedReader(Endless(), budget, declared=50_000)
-    honest = workbook._BoundedReader(Endless(), budget, declared=10**9)
+    budget = xlsx_package.Budget(100_000)
+    lying = xlsx_package.BoundedReader(Endless(), budget, declared=50_000)
+    honest = xlsx_package.BoundedReader(Endless(), budget, declared=10**9)
 
     # when
     with pytest.raises(WorkbookRejected) as beyond_declared:
@@ -412,7 +412,7 @@ def test_the_counting_reader_stops_at_the_declared_size_and_at_the_budget():
 
 def test_an_archive_of_too_many_entries_is_refused_from_its_directory(monkeypatch):
     # given
-    monkeypatch.setattr(workbook, "MAX_MEMBERS", 20)
+    monkeypatch.setattr(xlsx_package, "MAX_MEMBERS", 20)
     parts = {f"xl/media/pad{n}.bin": b"" for n in range(30)}
     data = xlsx([("Stock", INVENTORY)], extra=parts)
 
