@@ -564,3 +564,122 @@ def test_the_reader_ships_in_the_loader_zip_and_imports_with_the_standard_librar
     # then
     assert completed.returncode == 0, completed.stderr
     assert Path(completed.stdout.strip()) == package / "inventory" / "workbook.py"
+
+
+def test_an_encrypted_zip_entry_is_refused_with_how_to_save_it():
+    # given: the sheet's entry flagged as encrypted (general purpose bit 0), as a zip tool's
+    # password protection does
+    patched = bytearray(xlsx([("Stock", INVENTORY)]))
+    encoded = b"xl/worksheets/sheet1.xml"
+    for signature, flags_at, length_at, name_at in (
+        (b"PK\x03\x04", 6, 26, 30),
+        (b"PK\x01\x02", 8, 28, 46),
+    ):
+        at = patched.find(signature)
+        while at >= 0:
+            (length,) = struct.unpack_from("<H", patched, at + length_at)
+            if patched[at + name_at : at + name_at + length] == encoded:
+                patched[at + flags_at] |= 1
+            at = patched.find(signature, at + 4)
+
+    # when
+    reason = refusal(bytes(patched))
+
+    # then
+    assert "encrypted" in reason
+    assert ".xlsx without a password" in reason
+
+
+def test_strict_ooxml_namespaces_and_absolute_targets_read():
+    # given: ISO strict relationship types and r:id namespace, targets from the package root
+    strict_rels = "http://purl.oclc.org/ooxml/officeDocument/relationships"
+    data = archive(
+        {
+            "_rels/.rels": (
+                '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+                f'relationships"><Relationship Id="rId1" Type="{strict_rels}/officeDocument" '
+                'Target="/xl/workbook.xml"/></Relationships>'
+            ),
+            "xl/workbook.xml": (
+                '<workbook xmlns="http://purl.oclc.org/ooxml/spreadsheetml/main" '
+                f'xmlns:r="{strict_rels}"><sheets><sheet name="Stock" sheetId="1" '
+                'r:id="rId7"/></sheets></workbook>'
+            ),
+            "xl/_rels/workbook.xml.rels": (
+                '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+                f'relationships"><Relationship Id="rId7" Type="{strict_rels}/worksheet" '
+                'Target="/xl/worksheets/stock.xml"/><Relationship Id="rId8" '
+                f'Type="{strict_rels}/sharedStrings" Target="/xl/strings.xml"/></Relationships>'
+            ),
+            "xl/worksheets/stock.xml": (
+                '<worksheet xmlns="http://purl.oclc.org/ooxml/spreadsheetml/main"><sheetData>'
+                '<row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>'
+            ),
+            "xl/strings.xml": (
+                '<sst xmlns="http://purl.oclc.org/ooxml/spreadsheetml/main"><si><t>store</t>'
+                "</si></sst>"
+            ),
+        }
+    )
+
+    # when
+    rows = rows_of(data)
+
+    # then
+    assert rows == [(1, ["store"])]
+
+
+_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc", "Cn")), min_size=0, max_size=12
+).filter(lambda text: "_x" not in text)
+_VALUE = st.one_of(st.none(), _TEXT, st.integers(min_value=-(10**9), max_value=10**9))
+
+
+@given(
+    grid=st.dictionaries(
+        st.integers(min_value=1, max_value=60),
+        st.dictionaries(st.integers(min_value=1, max_value=40), _VALUE, max_size=6),
+        max_size=8,
+    ),
+    shared=st.booleans(),
+)
+def test_any_grid_reads_back_at_its_rows_and_columns(grid, shared):
+    # given: cells at any positions, texts as shared or inline strings
+    texts = sorted({v for cells in grid.values() for v in cells.values() if isinstance(v, str)})
+    index = {text: n for n, text in enumerate(texts)}
+
+    def xml_cell(ref: str, value: object) -> str:
+        if value is None:
+            return f'<c r="{ref}" s="1"/>'
+        if isinstance(value, str) and shared:
+            return cell(ref, index[value], "s")
+        return cell(ref, value)
+
+    rows = [
+        row(
+            number,
+            *(xml_cell(f"{letters(column)}{number}", cells[column]) for column in sorted(cells)),
+        )
+        for number, cells in sorted(grid.items())
+    ]
+    data = xlsx([("Stock", sheet_xml(*rows))], plain(*texts) if shared else None)
+
+    # when
+    read = rows_of(data)
+
+    # then
+    expected = []
+    for number, cells in sorted(grid.items()):
+        present = {c: str(v) for c, v in cells.items() if v is not None and str(v) != ""}
+        if present:
+            width = max(present)
+            expected.append((number, [present.get(c, "") for c in range(1, width + 1)]))
+    assert read == expected
+
+
+def letters(column: int) -> str:
+    name = ""
+    while column:
+        column, rest = divmod(column - 1, 26)
+        name = chr(65 + rest) + name
+    return name
