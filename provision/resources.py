@@ -146,13 +146,28 @@ def while_role_propagates(call: Callable[[], T], what: str) -> T:
     )
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `predicate` until it is true; raise TimeoutError naming `what` otherwise."""
+def wait_until(
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str,
+    progress: Callable[[], object] | None = None,
+) -> None:
+    """Poll `predicate` until it is true; raise TimeoutError naming `what` otherwise.
+
+    With `progress`, `timeout` is how long the work may go without advancing: the deadline
+    moves on each time `progress()` returns something new (a count of rows, of parts), so a
+    slow machine that keeps advancing gets its time and one that stopped fails as soon.
+    """
     deadline = time.monotonic() + timeout
+    reached = progress() if progress else None
     delay = 0.1
     while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        now = progress() if progress else None
+        if now != reached:
+            reached, deadline = now, time.monotonic() + timeout
+        elif time.monotonic() > deadline:
+            stalled = f" (stopped at {reached})" if progress else ""
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}{stalled}")
         time.sleep(delay)
         delay = min(delay * 2, 2)
 

@@ -13,7 +13,7 @@ from provision import deploy
 from provision.resources import Aws, Changes, ignore_missing, wait_until
 from provision.stack import Settings
 from provision.uploads import s3_event
-from tests.integration.support import invoke
+from tests.integration.support import PATIENCE, invoke
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample-data"
 
@@ -280,7 +280,7 @@ def test_destroy_leaves_nothing_behind(aws: Aws):
             )
             or []
         ),
-        60,
+        PATIENCE,
         "the loader's invocation to finish",
     )
 
