@@ -39,22 +39,20 @@ def burst_files(inventory: InventoryFile, rows_per_file: int) -> Iterator[tuple[
 def measure_burst(
     aws: Aws, target: Target, files: int, window: float, timeout: float, say: Say
 ) -> dict[str, Any]:
-    """`files` files of ROWS_PER_FILE rows from 50 stores, uploaded within `window` seconds;
-    then one file of the same shape and number of rows. Seconds from the first upload to the
-    last alert of each, their ratio, and whether every alert came exactly once."""
+    """`files` files of ROWS_PER_FILE rows from 50 stores, uploaded as fast as UPLOADERS
+    stores at once can (the hardest burst; whether it fit in `window` seconds is recorded);
+    then one file of the same rows' shape. Seconds from the first upload to the last alert of
+    each, their ratio, and whether every alert came exactly once."""
     rows = files * ROWS_PER_FILE
     inventory = InventoryFile(f"{target.prefix}-burst", rows)
     uploads = list(burst_files(inventory, ROWS_PER_FILE))
-    spacing = window / len(uploads) / 2  # half the window: the uploads end well within it
     started = time.time()
 
-    def put(numbered: tuple[int, tuple[str, bytes]]) -> None:
-        number, (key, body) = numbered
-        time.sleep(max(0.0, started + number * spacing - time.time()))
-        aws.s3.put_object(Bucket=target.uploads_bucket, Key=key, Body=body)
+    def put(upload: tuple[str, bytes]) -> None:
+        aws.s3.put_object(Bucket=target.uploads_bucket, Key=upload[0], Body=upload[1])
 
     with ThreadPoolExecutor(max_workers=UPLOADERS) as pool:
-        list(pool.map(put, enumerate(uploads)))
+        list(pool.map(put, uploads))
     uploaded_s = time.time() - started
     say(f"  burst: {len(uploads):,} files uploaded in {uploaded_s:.1f}s; waiting for the alerts")
     queued = wait_queued(aws, target.alerts_queue_url, inventory.zero_rows, timeout, say)
@@ -65,6 +63,7 @@ def measure_burst(
         "files": len(uploads),
         "rows": rows,
         "uploaded_s": round(uploaded_s, 3),
+        "within_window": uploaded_s <= window,
         "alerts": len(taken.first_sent),
         "duplicate_alerts": taken.duplicates,
         "last_alert_s": round(last - started, 3),

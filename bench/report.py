@@ -238,7 +238,8 @@ def render(results: dict[str, Any]) -> str:
         parts += [
             "",
             f"Burst: {many['files']:,} files of 100 rows from 50 stores, uploaded in"
-            f" {many['uploaded_s']:.1f}s (within {burst['window_s']:.0f}s), against the same"
+            f" {many['uploaded_s']:.1f}s ({'within' if many.get('within_window', True) else 'over'}"
+            f" {burst['window_s']:.0f}s), against the same"
             f" {many['rows']:,} rows in one file; seconds from the first upload to the last alert",
             format_table(
                 ["upload", "last alert s", "alerts", "duplicates"],
