@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 
-from bench import report
+from bench import measure, report
 from bench.__main__ import overdue
 from bench.burst import burst_files
 from bench.data import InventoryFile
@@ -108,3 +109,14 @@ def test_render_shows_the_burst_and_what_ran_over():
     assert "Over their deadline" in text
     assert "over 900 s" in text
     assert "5 of 30" in text
+
+
+def test_a_wait_past_its_deadline_says_what_it_had_reached(monkeypatch):
+    # given a clock that jumps a minute at each look
+    clock = iter(range(0, 10_000, 60))
+    fake = SimpleNamespace(monotonic=lambda: float(next(clock)), sleep=lambda _: None)
+    monkeypatch.setattr(measure, "time", fake)
+
+    # when / then
+    with pytest.raises(BenchTimeout, match=r"waiting for 10,000 alerts.*; reached 9,000 alerts"):
+        measure.poll_until(lambda: False, 90, "10,000 alerts", reached=lambda: "9,000 alerts")
