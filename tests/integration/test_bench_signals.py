@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from provision.emulator import is_our_ministack, stop_process
 from provision.resources import wait_until
 from tests.integration.support import PATIENCE
 
@@ -51,9 +52,9 @@ def test_sigterm_stops_the_benchs_emulator_and_its_workers(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
+    emulator = None
     try:
         assert bench.stderr is not None
-        emulator = None
         for line in bench.stderr:
             started = re.search(r"MiniStack started on \S+ \(pid (\d+)\)", line)
             if started:
@@ -80,3 +81,5 @@ def test_sigterm_stops_the_benchs_emulator_and_its_workers(tmp_path):
         if bench.poll() is None:
             bench.kill()
             bench.wait()
+        if emulator is not None and is_our_ministack(emulator):
+            stop_process(emulator)  # what a failed run of this test would leave behind
