@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote_plus
 
 from inventory.report import report_key_for
 from provision.resources import Aws, ignore_missing, wait_until
 
+# A small file's report comes within seconds; four minutes leave room for a machine four
+# times slower than a good day, a cold loader, and a queue of uploads ahead of it.
+REPORT_TIMEOUT = 240.0
+
 
 def upload_and_wait_for_report(
-    aws: Aws, outputs: dict[str, Any], key: str, body: bytes, timeout: float = 60
+    aws: Aws,
+    outputs: dict[str, Any],
+    key: str,
+    body: bytes,
+    timeout: float = REPORT_TIMEOUT,
+    progress: Callable[[], object] | None = None,
 ) -> dict[str, Any]:
-    """Upload `body` as `key` and return the report the loader writes for it."""
+    """Upload `body` as `key` and return the report the loader writes for it.
+
+    With `progress` (say, the parts of the file loaded so far), `timeout` is how long the
+    load may go without advancing, not its whole time.
+    """
     reports = outputs["reports_bucket"]
     report_key = report_key_for(key)
     aws.s3.delete_object(Bucket=reports, Key=report_key)  # wait for this upload's own report
@@ -24,6 +38,7 @@ def upload_and_wait_for_report(
         ),
         timeout,
         f"the report of {key}",
+        progress,
     )
     return read_report(aws, reports, key)
 

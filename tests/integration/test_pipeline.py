@@ -13,7 +13,7 @@ from provision import deploy
 from provision.resources import Aws, Changes, ignore_missing, wait_until
 from provision.stack import Settings
 from provision.uploads import s3_event
-from tests.integration.support import invoke
+from tests.integration.support import PATIENCE, invoke
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample-data"
 
@@ -280,7 +280,7 @@ def test_destroy_leaves_nothing_behind(aws: Aws):
             )
             or []
         ),
-        60,
+        PATIENCE,
         "the loader's invocation to finish",
     )
 
@@ -310,3 +310,25 @@ def test_destroy_leaves_nothing_behind(aws: Aws):
     assert mappings == []
     # and destroying again is harmless
     assert deploy.destroy(aws, located).made == []
+
+
+def test_uploads_reach_the_loader_through_its_queue_ten_at_a_time_four_at_once(
+    aws: Aws, stack: dict[str, Any]
+):
+    # given the session's stack
+    loader = stack["functions"]["load_inventory"]
+    uploads_arn = _queue_arn(aws, stack["uploads_queue_url"])
+
+    # when the bucket's notification, the queue's mapping and the reservation are read back
+    notification = aws.s3.get_bucket_notification_configuration(Bucket=stack["uploads_bucket"])
+    [mapping] = aws.lambda_.list_event_source_mappings(
+        FunctionName=loader, EventSourceArn=uploads_arn
+    )["EventSourceMappings"]
+    reserved = aws.lambda_.get_function_concurrency(FunctionName=loader)
+
+    # then uploads go to the queue only, the loader takes ten an invocation, four at once,
+    # and never runs more than five invocations (one for a failed file's retries)
+    assert [c["QueueArn"] for c in notification["QueueConfigurations"]] == [uploads_arn]
+    assert not notification.get("LambdaFunctionConfigurations")
+    assert (mapping["BatchSize"], mapping["ScalingConfig"]) == (10, {"MaximumConcurrency": 4})
+    assert reserved["ReservedConcurrentExecutions"] == 5

@@ -13,6 +13,7 @@ from provision.policies import (
     check_stock_policy,
     load_inventory_policy,
     tls_only_bucket_policy,
+    uploads_queue_policy,
 )
 from provision.stack import Stack
 
@@ -349,9 +350,39 @@ def test_each_failure_queue_takes_messages_only_from_its_own_function():
     loader_queues = grants(loader, "sqs:SendMessage")
     checker_queues = grants(checker, "sqs:SendMessage")
 
-    # then
-    assert loader_queues == [STACK.queue_arn(STACK.load_failures_queue)]
+    # then: the loader also queues its own next parts in its uploads queue
+    assert sorted(loader_queues) == sorted(
+        [STACK.queue_arn(STACK.uploads_queue), STACK.queue_arn(STACK.load_failures_queue)]
+    )
     assert checker_queues == [STACK.queue_arn(STACK.alert_failures_queue)]
+
+
+def test_only_the_loader_takes_uploads_off_the_uploads_queue():
+    # given
+    loader, checker = load_inventory_policy(STACK), check_stock_policy(STACK)
+    uploads = STACK.queue_arn(STACK.uploads_queue)
+
+    # when / then: what its mapping needs, on that queue only
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
+        assert grants(loader, action) == [uploads], action
+        assert grants(checker, action) == [], action
+
+
+def test_uploads_queue_accepts_messages_only_from_the_stacks_uploads_bucket():
+    # given
+    policy = uploads_queue_policy(STACK)
+
+    # when
+    [statement] = statements(policy)
+
+    # then
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Resource"] == STACK.queue_arn(STACK.uploads_queue)
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": STACK.bucket_arn(STACK.uploads_bucket)},
+        "StringEquals": {"aws:SourceAccount": STACK.account},
+    }
 
 
 def test_alerts_queue_accepts_messages_only_from_the_stacks_topic():
