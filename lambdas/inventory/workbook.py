@@ -55,7 +55,9 @@ class RowTooLong(list[str]):  # noqa: FURB189 (a list, so it passes for the row 
 
 def sheet_rows(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, list[str]]]:
     """Yield (row number as Excel shows it, cell texts) for each row of the workbook's first
-    visible worksheet holding any text, header row first. A missing cell is "" at its column.
+    visible worksheet holding any text, header row first. A missing cell is "" at its column,
+    and a row shorter than the header (its last cells empty) is padded with "" to its width; a
+    row with text past the header's last column is yielded as wide as it is.
 
     `max_bytes` bounds what the archive unpacks to (declared, and counted while reading).
 
@@ -302,13 +304,19 @@ def _read_sheet(
     }
     pending = reader.pending
     text = strings.text
+    width = None  # the header's: later rows are padded to it, as Excel's own CSV export does
     for _ in parts.stream(sheet, handlers, lambda: reader.done):
         while pending:
             row, cells = pending.popleft()
             if isinstance(cells, RowTooLong):
                 yield row, cells
-            else:
-                yield row, [cell if isinstance(cell, str) else text(cell) for cell in cells]
+                continue
+            texts = [cell if isinstance(cell, str) else text(cell) for cell in cells]
+            if width is None:
+                width = len(texts)
+            elif len(texts) < width:
+                texts.extend([""] * (width - len(texts)))
+            yield row, texts
 
 
 def number_text(raw: str) -> str:
