@@ -28,7 +28,7 @@ from inventory.xlsx_package import (
     seekable_source,
 )
 
-__all__ = ["RowTooLong", "WorkbookRejected", "number_text", "sheet_rows"]
+__all__ = ["RowTooLong", "WorkbookRejected", "number_text", "sheet_rows", "unpacked_size"]
 
 # The shared-strings table is the one structure read whole: bounded in entries and in bytes.
 MAX_SHARED_STRINGS = 2_000_000
@@ -291,6 +291,23 @@ class _SheetReader:
             self.pending.append((self.row, RowTooLong(self.row)))
         elif self.cells:
             self.pending.append((self.row, self.cells))
+
+
+def unpacked_size(stream: BinaryIO) -> int:
+    """What the workbook declares it unpacks to, in bytes (from its ZIP directory alone; the
+    stream is left where it was). The size a loader should bound per-row tables with: a
+    workbook deflates about 10:1, so its own size under-counts the rows it can hold.
+
+    Raises:
+        WorkbookRejected: the file is not a ZIP archive, or not one of few entries.
+    """
+    source = seekable_source(stream)
+    start = source.tell()
+    try:
+        with open_archive(source) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    finally:
+        source.seek(start)
 
 
 def _read_sheet(

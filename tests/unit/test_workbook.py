@@ -16,7 +16,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from inventory import workbook, xlsx_package
-from inventory.workbook import RowTooLong, WorkbookRejected, number_text, sheet_rows
+from inventory.workbook import (
+    RowTooLong,
+    WorkbookRejected,
+    number_text,
+    sheet_rows,
+    unpacked_size,
+)
 from provision.packaging import build_zip
 from tests.unit.workbooks import (
     MAIN,
@@ -683,3 +689,20 @@ def letters(column: int) -> str:
         column, rest = divmod(column - 1, 26)
         name = chr(65 + rest) + name
     return name
+
+
+def test_unpacked_size_is_what_the_directory_declares_and_leaves_the_stream_in_place():
+    # given
+    data = xlsx([("Stock", INVENTORY)], plain("store"))
+    with zipfile.ZipFile(io.BytesIO(data)) as zipped:
+        declared = sum(info.file_size for info in zipped.infolist())
+    stream = io.BytesIO(data)
+
+    # when
+    size = unpacked_size(stream)
+
+    # then
+    assert size == declared
+    assert size > len(data)
+    assert stream.tell() == 0
+    assert rows_of(stream.getvalue())[0] == (1, ["store", "item", "count"])
