@@ -28,7 +28,7 @@ from inventory.xlsx_package import (
     seekable_source,
 )
 
-__all__ = ["RowTooLong", "WorkbookRejected", "number_text", "sheet_rows"]
+__all__ = ["RowTooLong", "WorkbookRejected", "number_text", "sheet_rows", "unpacked_size"]
 
 # The shared-strings table is the one structure read whole: bounded in entries and in bytes.
 MAX_SHARED_STRINGS = 2_000_000
@@ -55,7 +55,9 @@ class RowTooLong(list[str]):  # noqa: FURB189 (a list, so it passes for the row 
 
 def sheet_rows(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, list[str]]]:
     """Yield (row number as Excel shows it, cell texts) for each row of the workbook's first
-    visible worksheet holding any text, header row first. A missing cell is "" at its column.
+    visible worksheet holding any text, header row first. A missing cell is "" at its column,
+    and a row shorter than the header (its last cells empty) is padded with "" to its width; a
+    row with text past the header's last column is yielded as wide as it is.
 
     `max_bytes` bounds what the archive unpacks to (declared, and counted while reading).
 
@@ -291,6 +293,23 @@ class _SheetReader:
             self.pending.append((self.row, self.cells))
 
 
+def unpacked_size(stream: BinaryIO) -> int:
+    """What the workbook declares it unpacks to, in bytes (from its ZIP directory alone; the
+    stream is left where it was). The size a loader should bound per-row tables with: a
+    workbook deflates about 10:1, so its own size under-counts the rows it can hold.
+
+    Raises:
+        WorkbookRejected: the file is not a ZIP archive, or not one of few entries.
+    """
+    source = seekable_source(stream)
+    start = source.tell()
+    try:
+        with open_archive(source) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    finally:
+        source.seek(start)
+
+
 def _read_sheet(
     parts: Parts, sheet: zipfile.ZipInfo, strings: _SharedStrings
 ) -> Iterator[tuple[int, list[str]]]:
@@ -302,13 +321,19 @@ def _read_sheet(
     }
     pending = reader.pending
     text = strings.text
+    width = None  # the header's: later rows are padded to it, as Excel's own CSV export does
     for _ in parts.stream(sheet, handlers, lambda: reader.done):
         while pending:
             row, cells = pending.popleft()
             if isinstance(cells, RowTooLong):
                 yield row, cells
-            else:
-                yield row, [cell if isinstance(cell, str) else text(cell) for cell in cells]
+                continue
+            texts = [cell if isinstance(cell, str) else text(cell) for cell in cells]
+            if width is None:
+                width = len(texts)
+            elif len(texts) < width:
+                texts.extend([""] * (width - len(texts)))
+            yield row, texts
 
 
 def number_text(raw: str) -> str:

@@ -16,7 +16,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from inventory import workbook, xlsx_package
-from inventory.workbook import RowTooLong, WorkbookRejected, number_text, sheet_rows
+from inventory.workbook import (
+    RowTooLong,
+    WorkbookRejected,
+    number_text,
+    sheet_rows,
+    unpacked_size,
+)
 from provision.packaging import build_zip
 from tests.unit.workbooks import (
     MAIN,
@@ -96,8 +102,8 @@ def test_missing_cells_are_blank_at_their_column_and_rows_keep_excels_numbers():
     assert rows == [
         (1, ["store", "item", "count"]),
         (3, ["Lyon", "", "7"]),
-        (5, ["", "pear"]),
-        (9, ["", "", "", "1"]),
+        (5, ["", "pear", ""]),  # padded to the header's width
+        (9, ["", "", "", "1"]),  # wider than the header: as wide as it is
     ]
 
 
@@ -113,7 +119,7 @@ def test_cells_and_rows_without_references_follow_the_previous_one():
     rows = rows_of(xlsx([("Stock", sheet)]))
 
     # then
-    assert rows == [(1, ["store", "item"]), (4, ["1", "", "", "2", "3"]), (5, ["4"])]
+    assert rows == [(1, ["store", "item"]), (4, ["1", "", "", "2", "3"]), (5, ["4", ""])]
 
 
 def test_the_first_tab_in_workbook_order_is_read_not_sheet1_xml():
@@ -668,11 +674,11 @@ def test_any_grid_reads_back_at_its_rows_and_columns(grid, shared):
     read = rows_of(data)
 
     # then
-    expected = []
+    expected: list[tuple[int, list[str]]] = []
     for number, cells in sorted(grid.items()):
         present = {c: str(v) for c, v in cells.items() if v is not None and str(v) != ""}
         if present:
-            width = max(present)
+            width = max(max(present), len(expected[0][1]) if expected else 0)
             expected.append((number, [present.get(c, "") for c in range(1, width + 1)]))
     assert read == expected
 
@@ -683,3 +689,20 @@ def letters(column: int) -> str:
         column, rest = divmod(column - 1, 26)
         name = chr(65 + rest) + name
     return name
+
+
+def test_unpacked_size_is_what_the_directory_declares_and_leaves_the_stream_in_place():
+    # given
+    data = xlsx([("Stock", INVENTORY)], plain("store"))
+    with zipfile.ZipFile(io.BytesIO(data)) as zipped:
+        declared = sum(info.file_size for info in zipped.infolist())
+    stream = io.BytesIO(data)
+
+    # when
+    size = unpacked_size(stream)
+
+    # then
+    assert size == declared
+    assert size > len(data)
+    assert stream.tell() == 0
+    assert rows_of(stream.getvalue())[0] == (1, ["store", "item", "count"])
