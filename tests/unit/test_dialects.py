@@ -427,3 +427,19 @@ def test_a_reader_is_what_read_records_returns_and_reads_lazily() -> None:
 
 def _fields(records: list[Record]) -> list[dict[str, Any]]:
     return [record.fields for record in records]
+
+
+def test_a_deeply_nested_element_of_a_json_array_is_rejected_alone() -> None:
+    # given an array whose second element nests 30,000 deep (within the record limit)
+    deep = '{"store": "B", "item": "x", "count": ' + "[" * 30_000 + "]" * 30_000 + "}"
+    good = '{"store": "B", "item": "y", "count": 1}'
+    data = f'[{good},\n{deep},\n{good}, "[{{\\"]"]'.encode()
+    # when
+    records = read(data, "x.json")
+    # then
+    assert [(r.line, r.problem) for r in records] == [
+        (1, None),
+        (2, "the JSON value is nested too deeply"),
+        (3, None),
+        (3, "expected a JSON object with store, item and count"),
+    ]
