@@ -6,7 +6,6 @@ from __future__ import annotations
 import codecs
 import io
 import json
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -424,10 +423,6 @@ def test_a_reader_is_what_read_records_returns_and_reads_lazily() -> None:
     assert isinstance(records, RecordReader)
     with pytest.raises(FileRejected):
         list(records)
-
-
-def _fields(records: list[Record]) -> list[dict[str, Any]]:
-    return [record.fields for record in records]
 
 
 def test_a_deeply_nested_element_of_a_json_array_is_rejected_alone() -> None:
