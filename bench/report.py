@@ -13,6 +13,7 @@ from bench.stats import ratio
 CEILING_SHARE = 0.85
 BASELINE_FACTOR = 8.0
 BULK_ALERT_FACTOR = 1.5
+BURST_FACTOR = 3.0
 MEMORY_GROWTH_MB = 50.0
 PARSE_ROWS_PER_S = 300_000
 
@@ -77,6 +78,17 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
                 bulk,
                 times(bulk),
                 bulk is not None and bulk <= BULK_ALERT_FACTOR,
+            )
+        )
+    burst = results.get("burst")
+    if burst:
+        checks.append(
+            _check(
+                f"a burst of {burst['burst']['files']:,} files: last alert within "
+                f"{BURST_FACTOR:.0f}x one file of the same rows",
+                burst["ratio"],
+                times(burst["ratio"]),
+                burst["ratio"] is not None and burst["ratio"] <= BURST_FACTOR,
             )
         )
     latency = results.get("latency")
@@ -219,6 +231,35 @@ def render(results: dict[str, Any]) -> str:
             f" refused): {late['late']['rows_per_s']:,.0f} rows/s, against"
             f" {late['newer']['rows_per_s']:,.0f} rows/s for the same rows as the newest snapshot"
             f" ({late['share_of_newest'] or 0:.0%})",
+        ]
+    burst = results.get("burst")
+    if burst:
+        many, one = burst["burst"], burst["one_file"]
+        parts += [
+            "",
+            f"Burst: {many['files']:,} files of 100 rows from 50 stores, uploaded in"
+            f" {many['uploaded_s']:.1f}s ({'within' if many.get('within_window', True) else 'over'}"
+            f" {burst['window_s']:.0f}s), against the same"
+            f" {many['rows']:,} rows in one file; seconds from the first upload to the last alert",
+            format_table(
+                ["upload", "last alert s", "alerts", "duplicates"],
+                [
+                    [name, number(run.get("last_alert_s"), 2), f"{run['alerts']:,}"]
+                    + [str(run.get("duplicate_alerts", 0))]
+                    for name, run in (("burst", many), ("one file", one))
+                ],
+            ),
+            f"ratio: {times(burst['ratio'])}",
+        ]
+    late_ones = results.get("overdue", [])
+    if late_ones:
+        parts += [
+            "",
+            "Over their deadline (recorded, the run went on)",
+            format_table(
+                ["measurement", "over", "reached"],
+                [[o["section"], f"over {o['over_s']:.0f} s", o["reached"]] for o in late_ones],
+            ),
         ]
     shares = results.get("emulator_profile", {}).get("shares")
     if shares:

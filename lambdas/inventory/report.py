@@ -64,6 +64,7 @@ def build_report(outcome: LoadOutcome, source: dict[str, Any]) -> dict[str, Any]
         "rows_rejected": outcome.rows_rejected,
         "rows_duplicate": outcome.rows_duplicate,
         "rows_superseded": outcome.rows_superseded,
+        "rows_not_reached": outcome.rows_not_reached,
         "blank_lines": outcome.blank_lines,
         "ignored_columns": [safe_cell(name[:MAX_FIELD_NAME_CHARS]) for name in outcome.ignored],
         "file_error": None if error is None else {"reason": error.reason, "line": error.line},

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from inventory import settings
 from inventory.adapters.clients import client
 from inventory.adapters.files import FileStore, StoredFile
-from inventory.adapters.redrive import Loader
+from inventory.adapters.redrive import Loader, s3_records
 from inventory.adapters.table import Snapshot, StockTable
 from inventory.loading import Continuation, LoadOutcome, RefusedEvent, load_records
 from inventory.parsing import FileRejected, declared_charset, read_records
@@ -63,7 +63,10 @@ def file_store() -> FileStore:
 
 @cache
 def loader() -> Loader:
-    return Loader(client("lambda"), settings.function_name())
+    queue = settings.uploads_queue_url()
+    return Loader(
+        client("lambda"), settings.function_name(), (client("sqs"), queue) if queue else None
+    )
 
 
 @cache
@@ -79,13 +82,14 @@ def stock_table() -> StockTable:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Load every object the event names. A write failure raises, so Lambda retries the event.
+    """Load every object the event names (S3's, or the uploads queue's). A write failure
+    raises, so Lambda retries the event; from the queue, the failed file is retried alone.
 
     A file that does not fit in what is left of the invocation is loaded in parts: the rest of
     it, and the event's later records, go to a new invocation of this function.
     """
     budget = TimeBudget.of(context)
-    records = event.get("Records", [])
+    records, queued = s3_records(event)
     reports = []
     for index, record in enumerate(records):
         started = time.monotonic()
@@ -104,7 +108,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 "inventory file failed",
                 extra={"file": f"s3://{bucket}/{key}", "duration_ms": _since(started)},
             )
-            raise
+            if not queued:
+                raise
+            # From the queue, the file alone gets Lambda's retries, then the failure queue.
+            loader().retry_alone(record)
+            continue
         reports.append(summary)
         if next_part is not None:
             loader().load_later([next_part, *records[index + 1 :]])
@@ -136,22 +144,14 @@ def load_file(
     started = time.monotonic()
     continuation = Continuation.of(record)
     bucket, key = _location(record)
-    s3_object = record["s3"]["object"]
+    version_id = record["s3"]["object"].get("versionId")
     # With versioning, the event names the exact version: a late event reads its own file.
-    stored = file_store().open(bucket, key, s3_object.get("versionId"), settings.max_file_bytes())
-    snapshot = Snapshot(
-        bucket=bucket,
-        key=key,
-        version_id=stored.version_id if stored else s3_object.get("versionId"),
-        taken_at=snapshot_time(
-            record.get("eventTime"), stored.last_modified if stored else datetime.now(UTC)
-        ),
-        sequencer=s3_object.get("sequencer"),
-    )
-    if too_far_ahead(snapshot.taken_at, datetime.now(UTC)):
-        raise RefusedEvent(f"the snapshot time {snapshot.taken_at} is ahead of the clock")
+    stored = file_store().open(bucket, key, version_id, settings.max_file_bytes())
+    snapshot = _snapshot_of(record, stored)
     source: dict[str, Any] = stored.describe() if stored else {"uri": snapshot.uri}
     source |= {"snapshot_at": snapshot.taken_at, "order": snapshot.order}
+    if snapshot.sequencer:
+        source["sequencer"] = snapshot.sequencer
     if stored is None:
         outcome = LoadOutcome(file_error=FileRejected("the file was deleted before it was read"))
     else:
@@ -189,6 +189,28 @@ def load_file(
     metrics.add_metric(name="RowsSuperseded", unit=MetricUnit.Count, value=outcome.rows_superseded)
     metrics.add_metric(name="FilesProcessed", unit=MetricUnit.Count, value=1)
     return summary, None
+
+
+def _snapshot_of(record: dict[str, Any], stored: StoredFile | None) -> Snapshot:
+    """The snapshot an event record names: its file, its time and its place in S3's order.
+
+    Raises:
+        RefusedEvent: the event's time is further ahead of the clock than any skew explains.
+    """
+    bucket, key = _location(record)
+    s3_object = record["s3"]["object"]
+    snapshot = Snapshot(
+        bucket=bucket,
+        key=key,
+        version_id=stored.version_id if stored else s3_object.get("versionId"),
+        taken_at=snapshot_time(
+            record.get("eventTime"), stored.last_modified if stored else datetime.now(UTC)
+        ),
+        sequencer=s3_object.get("sequencer"),
+    )
+    if too_far_ahead(snapshot.taken_at, datetime.now(UTC)):
+        raise RefusedEvent(f"the snapshot time {snapshot.taken_at} is ahead of the clock")
+    return snapshot
 
 
 def _load(

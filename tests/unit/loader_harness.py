@@ -224,7 +224,7 @@ def _no_time_left() -> FakeContext:
     return FakeContext(FUNCTION, memory_limit_in_mb=1024, remaining_millis=0)
 
 
-def _run_until_done(lambda_client: FakeLambda, event: dict[str, Any]) -> list[dict[str, Any]]:
+def run_until_done(lambda_client: FakeLambda, event: dict[str, Any]) -> list[dict[str, Any]]:
     """Handle `event`, then each event the loader sends itself, as Lambda would; the events."""
     handled = []
     while True:

@@ -152,14 +152,25 @@ def test_an_alert_is_keyed_by_store_and_item_in_either_pair_s_format():
     assert measure.alert_key("something else") is None
 
 
-def test_a_late_delivery_carries_the_original_event_time_and_version():
-    # when
-    event = uploads.s3_event("b", "late/a b+c.csv", "2026-01-01T00:00:00.000+00:00", "v1")
+def test_a_late_delivery_carries_the_original_event_time_version_and_sequencer():
+    # given the source of the upload's report
+    source = {
+        "snapshot_at": "2026-01-01T00:00:00.000+00:00",
+        "version_id": "v1",
+        "sequencer": "0055AED6DCD90281E5",
+    }
 
-    # then: as S3 encodes keys, with the snapshot time it first had
+    # when
+    event = uploads.s3_event("b", "late/a b+c.csv", source)
+
+    # then: as S3 encodes keys, with the snapshot time and order it first had
     record = event["Records"][0]
     assert record["eventTime"] == "2026-01-01T00:00:00.000Z"
-    assert record["s3"]["object"] == {"key": "late/a+b%2Bc.csv", "versionId": "v1"}
+    assert record["s3"]["object"] == {
+        "key": "late/a+b%2Bc.csv",
+        "versionId": "v1",
+        "sequencer": "0055AED6DCD90281E5",
+    }
 
 
 def test_baseline_zip_holds_only_its_handler_and_is_reproducible():

@@ -32,13 +32,13 @@ from tests.unit.loader_harness import (
     SNAPSHOTS,
     TABLE,
     UPLOADS,
-    _run_until_done,
     counts,
     event_of,
     load_with_the_table_gone,
     loader_context,
     recorded_event,
     report_for,
+    run_until_done,
     s3_put_event,
     s3_record,
     snapshots,
@@ -709,7 +709,7 @@ def test_a_file_too_large_for_one_invocation_loads_in_parts_with_one_report(
     upload(aws, "stores/paris.csv", b"store,item,count\nparis,figs,3\n")
 
     # when the loader runs out of time on every part
-    handled = _run_until_done(lambda_client, s3_put_event("stores/oslo.csv", "stores/paris.csv"))
+    handled = run_until_done(lambda_client, s3_put_event("stores/oslo.csv", "stores/paris.csv"))
 
     # then: three parts, each carrying the rest of the event
     assert [len(event["Records"]) for event in handled] == [2, 2, 2]
@@ -750,7 +750,7 @@ def test_only_the_last_part_of_a_file_counts_its_rows_in_the_metrics(aws, lambda
     upload(aws, "stores/oslo.csv", _large_csv())
 
     # when
-    _run_until_done(lambda_client, s3_put_event("stores/oslo.csv"))
+    run_until_done(lambda_client, s3_put_event("stores/oslo.csv"))
 
     # then: two parts that continued, then the file's counts once
     flushes = metric_flushes(capsys.readouterr().out)
@@ -776,7 +776,7 @@ def test_a_late_file_loaded_in_parts_counts_the_rows_every_part_found_newer(aws,
     upload(aws, "stores/morning.csv", morning)
 
     # when the morning file arrives late and needs three parts
-    _run_until_done(lambda_client, event_of(s3_record("stores/morning.csv", event_time=MORNING)))
+    run_until_done(lambda_client, event_of(s3_record("stores/morning.csv", event_time=MORNING)))
 
     # then: its one row the noon file lacks loads, and the report counts the rest superseded
     report = report_for(aws, "stores/morning.csv")

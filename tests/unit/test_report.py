@@ -37,6 +37,7 @@ def test_read_and_load_a_real_file_end_to_end() -> None:
         "rows_rejected": 3,
         "rows_duplicate": 1,
         "rows_superseded": 0,
+        "rows_not_reached": 0,
         "blank_lines": 0,
         "ignored_columns": [],
         "file_error": None,
