@@ -142,6 +142,24 @@ def _names_no_field(record: Record) -> bool:
     return not record.fields and record.problem == _MISSING_ALL
 
 
+_NESTING_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*+"|[\[\]{}]')
+
+
+def _nested_value_end(buffer: str, position: int) -> int | None:
+    """Where the array or object starting at `position` ends, if it ends in `buffer`
+    (brackets counted outside strings; the value is not checked further)."""
+    depth = 0
+    for token in _NESTING_TOKEN.finditer(buffer, position):
+        char = token[0]
+        if char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                return token.end()
+    return None
+
+
 def _undecodable(error: ValueError | RecursionError) -> str:
     if isinstance(error, RecursionError):
         return "the JSON value is nested too deeply"
@@ -259,7 +277,21 @@ def read_json_array(text: TextSource, tally: Tally) -> Iterator[Record]:
             if refill() or not at_eof:
                 continue
             raise FileRejected(f"invalid JSON: {error.msg}", line) from None
-        except (ValueError, RecursionError) as error:  # too many digits, too deeply nested
+        except RecursionError:
+            # Nested too deeply to decode: skip to the end of the value, if it is within a
+            # record's length, and reject it alone.
+            skipped = _nested_value_end(buffer, position)
+            if skipped is None:
+                if len(buffer) - position <= MAX_RECORD_CHARS and refill():
+                    continue
+                raise FileRejected("the JSON value is nested too deeply", line) from None
+            produced = True
+            yield Record(line, {}, "the JSON value is nested too deeply")
+            line += buffer.count("\n", position, skipped)
+            position = skipped
+            expect_value = False
+            continue
+        except ValueError as error:  # too many digits
             raise FileRejected(_undecodable(error), line) from None
         if len(buffer) - end <= 2 and not at_eof and isinstance(value, int | float):
             # A number near the end of the buffer may continue in the next chunk: "1." + "5",

@@ -119,7 +119,7 @@ def _read(stream: BinaryIO, filename: str, charset: str | None, tally: Tally) ->
     try:
         if kind == "csv":
             yield from read_csv(physical_lines(text, MAX_RECORD_CHARS), tally, delimiter)
-        elif first == "[":
+        elif first == "[" and kind == "json":
             yield from read_json_array(NormalisedText(text), tally)
         else:
             yield from read_json_lines(text, tally, named_json=kind == "json")

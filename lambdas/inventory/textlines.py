@@ -22,19 +22,13 @@ def physical_lines(text: TextSource, limit: int) -> Iterator[str | None]:
 
     A final line without a line end is still a line; an empty file has none.
     """
+    source = NormalisedText(text)
     pending = ""
     skipping = False  # inside a line already known to be too long
     while True:
-        chunk = text.read(CHUNK_CHARS)
+        chunk = source.read(CHUNK_CHARS)
         if not chunk:
             break
-        while chunk[-1] == "\r":  # a CR at the end may be the first half of a CRLF
-            more = text.read(1)
-            if not more:
-                break
-            chunk += more
-        if "\r" in chunk:
-            chunk = chunk.replace("\r\n", "\n").replace("\r", "\n")
         parts = chunk.split("\n")
         if len(parts) > 1:
             if skipping:
@@ -66,7 +60,7 @@ class NormalisedText:
         chunk = self._text.read(size)
         if not chunk:
             return chunk
-        while chunk[-1] == "\r":
+        while chunk[-1] == "\r":  # a CR at the end may be the first half of a CRLF
             more = self._text.read(1)
             if not more:
                 break

@@ -6,7 +6,6 @@ from __future__ import annotations
 import codecs
 import io
 import json
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -21,6 +20,7 @@ from inventory.parsing import (
     read_records,
 )
 from inventory.validation import StockRow, validate
+from tests.unit.loads import load
 
 ROWS = [("Berlin", "Echo Dot", "12"), ("Berlin", "Kindle", "0")]
 EXPECTED = [
@@ -425,5 +425,48 @@ def test_a_reader_is_what_read_records_returns_and_reads_lazily() -> None:
         list(records)
 
 
-def _fields(records: list[Record]) -> list[dict[str, Any]]:
-    return [record.fields for record in records]
+def test_a_deeply_nested_element_of_a_json_array_is_rejected_alone() -> None:
+    # given an array whose second element nests 30,000 deep (within the record limit)
+    deep = '{"store": "B", "item": "x", "count": ' + "[" * 30_000 + "]" * 30_000 + "}"
+    good = '{"store": "B", "item": "y", "count": 1}'
+    data = f'[{good},\n{deep},\n{good}, "[{{\\"]"]'.encode()
+    # when
+    records = read(data, "x.json")
+    # then
+    assert [(r.line, r.problem) for r in records] == [
+        (1, None),
+        (2, "the JSON value is nested too deeply"),
+        (3, None),
+        (3, "expected a JSON object with store, item and count"),
+    ]
+
+
+# --- Through the loader -------------------------------------------------------------------
+
+
+def test_the_loader_accounts_for_every_data_line_of_a_spreadsheet_export() -> None:
+    # given a semicolon export, CR line ends, aliases, an extra column, blank rows, a stray
+    # quote that swallows the lines after it, an overlong line and a repeated key
+    lines = [
+        "Shop;SKU;Qty;Price",
+        "Berlin;Echo;3;9.99",
+        "",
+        ";;;",
+        "Berlin;" + "x" * (2 * MAX_RECORD_CHARS) + ";1;0",
+        "Berlin;Tap;0;5",
+        "Berlin;Echo;4;9.99",
+        'Berlin;"Kindle;2;1',
+        "Berlin;Fire;1;1",
+    ]
+    data = "\r".join(lines).encode()
+    # when
+    outcome, sink = load(lambda: read_records(io.BytesIO(data), "stores/berlin.csv"))
+    # then the data lines (all but the header) are loaded, rejected, duplicate or blank
+    assert [(r.store, r.item, r.count) for r in sink] == [
+        ("Berlin", "Tap", 0),
+        ("Berlin", "Echo", 4),
+    ]
+    assert (outcome.rows_loaded, outcome.rows_duplicate, outcome.rows_rejected) == (2, 1, 3)
+    assert outcome.blank_lines == 2
+    assert outcome.lines_read + outcome.blank_lines == len(lines) - 1
+    assert outcome.ignored == ["Price"]
