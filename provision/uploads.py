@@ -22,8 +22,10 @@ def upload_and_wait_for_report(
     body: bytes,
     timeout: float = REPORT_TIMEOUT,
     progress: Callable[[], object] | None = None,
+    declared: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Upload `body` as `key` and return the report the loader writes for it.
+    """Upload `body` as `key` and return the report the loader writes for it. `declared`:
+    what the uploader declares on the object (PutObject's ContentType, Metadata).
 
     With `progress` (say, the parts of the file loaded so far), `timeout` is how long the
     load may go without advancing, not its whole time.
@@ -31,7 +33,7 @@ def upload_and_wait_for_report(
     reports = outputs["reports_bucket"]
     report_key = report_key_for(key)
     aws.s3.delete_object(Bucket=reports, Key=report_key)  # wait for this upload's own report
-    aws.s3.put_object(Bucket=outputs["uploads_bucket"], Key=key, Body=body)
+    aws.s3.put_object(Bucket=outputs["uploads_bucket"], Key=key, Body=body, **(declared or {}))
     wait_until(
         lambda: (
             ignore_missing(lambda: aws.s3.head_object(Bucket=reports, Key=report_key)) is not None

@@ -24,6 +24,7 @@ from inventory.records import (
     canonical_name,
     lines_named,
 )
+from inventory.workbook import RowTooLong
 
 DELIMITERS = (",", ";", "\t")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
@@ -132,6 +133,45 @@ def read_csv(
         )
     elif not produced:
         raise FileRejected("the file has a header but no data rows", header_line)
+
+
+def read_sheet(rows: Iterator[tuple[int, list[str]]], tally: Tally) -> Iterator[Record]:
+    """The records of a worksheet's rows (inventory.workbook yields them): the first row is
+    the header, read with the same names and aliases as a CSV header; a row's number is the
+    one Excel shows, and the rows Excel shows empty between two rows count as blank lines."""
+    first = next(rows, None)
+    if first is None:
+        raise FileRejected("the first sheet of the workbook is empty")
+    header_line, cells = first
+    names = [canonical_name(cell) for cell in cells]
+    missing = [field for field in FIELDS if field not in names]
+    if missing or isinstance(cells, RowTooLong):
+        raise FileRejected(
+            "the first row of the first sheet must name the columns store, item, count (in "
+            "any order; see the README for the names each may go by); missing "
+            f"{', '.join(missing or FIELDS)} in {' | '.join(cells)[:200]!r}",
+            header_line,
+        )
+    header = _header(cells, names, header_line)
+    for name in header.ignored:
+        tally.ignore(name)
+    produced, previous = False, header_line
+    for line, cells in rows:
+        tally.blank_lines += max(0, line - previous - 1)
+        previous = line
+        if isinstance(cells, RowTooLong):
+            record: Record | None = Record(line, {}, cells.problem)
+        else:
+            if len(cells) > header.width and not any(cells[header.width :]):
+                cells = cells[: header.width]  # formatted but empty cells past the header
+            record = _record(line, cells, header)
+        if record is None:
+            tally.blank_lines += 1
+        else:
+            produced = True
+            yield record
+    if not produced:
+        raise FileRejected("the sheet has a header row but no data rows", header_line)
 
 
 def _record(line: int, cells: list[str], header: Header, last: int | None = None) -> Record | None:

@@ -1,4 +1,5 @@
-"""Streaming readers for inventory files: CSV with a header, a JSON array, or JSON Lines.
+"""Streaming readers for inventory files: CSV with a header, a JSON array, JSON Lines, or the
+first sheet of an .xlsx workbook.
 
 Pure Python, no AWS. A reader turns a binary stream into `Record`s one at a time, so memory
 stays flat whatever the file size. A problem with one record is carried on the record (the
@@ -15,7 +16,7 @@ import os
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from inventory.dialects import read_csv
+from inventory.dialects import read_csv, read_sheet
 from inventory.jsonrecords import SINGLE_OBJECT, read_json_array, read_json_lines
 from inventory.records import (
     FIELDS,
@@ -25,6 +26,7 @@ from inventory.records import (
     Tally,
 )
 from inventory.textlines import NormalisedText, physical_lines
+from inventory.workbook import WorkbookRejected, sheet_rows, unpacked_size
 
 __all__ = [
     "FIELDS",
@@ -35,12 +37,19 @@ __all__ = [
     "RecordReader",
     "declared_charset",
     "read_records",
+    "text_size",
 ]
 
 _SNIFF_BYTES = 64 * 1024
 _CSV_EXTENSIONS = {".csv": None, ".tsv": "\t", ".tab": "\t"}
 _JSON_EXTENSIONS = {".json"}
 _JSON_LINES_EXTENSIONS = {".jsonl", ".ndjson"}
+# .xls and .xlsm go to the workbook reader too, for its reason (save as .xlsx, or the macros
+# are ignored: a .xlsm's sheet reads like a .xlsx's).
+_WORKBOOK_EXTENSIONS = {".xlsx", ".xlsm", ".xls"}
+# What a workbook may unpack to: its sheet's XML is about ten times its zipped size, so ten
+# times the largest upload, and a pass over that much still fits in one part.
+MAX_UNPACKED_BYTES = 500 * 1024 * 1024
 _RESAVE = (
     "save it as CSV UTF-8 (Excel: File > Save As > CSV UTF-8), or declare its encoding on "
     "the upload (Content-Type: text/csv; charset=windows-1252)"
@@ -97,7 +106,24 @@ def read_records(stream: BinaryIO, filename: str, charset: str | None = None) ->
     return RecordReader(stream, filename, charset)
 
 
+def text_size(stream: BinaryIO, filename: str, size: int) -> int:
+    """How many bytes of text a file of `size` bytes holds, which bounds how many rows it can
+    name: its size, or for a workbook what it unpacks to (a workbook deflates about 10:1)."""
+    if os.path.splitext(filename)[1].lower() not in _WORKBOOK_EXTENSIONS:
+        return size
+    try:
+        return max(size, min(unpacked_size(stream), MAX_UNPACKED_BYTES))
+    except WorkbookRejected:
+        return size  # reading it will say why
+
+
 def _read(stream: BinaryIO, filename: str, charset: str | None, tally: Tally) -> Iterator[Record]:
+    if os.path.splitext(filename)[1].lower() in _WORKBOOK_EXTENSIONS:
+        try:
+            yield from read_sheet(sheet_rows(stream, MAX_UNPACKED_BYTES), tally)
+        except WorkbookRejected as error:
+            raise FileRejected(error.reason) from None
+        return
     buffered = (
         stream
         if isinstance(stream, io.BufferedReader)
@@ -164,7 +190,8 @@ def _encoding(head: bytes, charset: str | None) -> str:
         raise FileRejected("the file is gzip-compressed; upload it uncompressed")
     if head.startswith(b"PK\x03\x04"):
         raise FileRejected(
-            "the file is a ZIP archive (an Excel workbook?); export it as CSV (UTF-8)"
+            "the file is a ZIP archive (an Excel workbook?); name it .xlsx, or export it as "
+            "CSV (UTF-8)"
         )
     if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         raise FileRejected("the file is UTF-32; save it as UTF-8 or UTF-16")
@@ -222,7 +249,7 @@ def _kind_from_extension(filename: str) -> tuple[str, str | None]:
         return "jsonl", None
     raise FileRejected(
         f"unsupported file type {extension or '(no extension)'!r}; "
-        "upload .csv, .tsv, .json or .jsonl"
+        "upload .csv, .tsv, .xlsx, .json or .jsonl"
     )
 
 

@@ -19,7 +19,7 @@ from inventory.adapters.files import FileStore, StoredFile
 from inventory.adapters.redrive import Loader, s3_records
 from inventory.adapters.table import Snapshot, StockTable
 from inventory.loading import Continuation, LoadOutcome, RefusedEvent, load_records
-from inventory.parsing import FileRejected, declared_charset, read_records
+from inventory.parsing import FileRejected, declared_charset, read_records, text_size
 from inventory.report import build_report
 from inventory.snapshots import snapshot_time, too_far_ahead
 
@@ -229,7 +229,7 @@ def _load(
                 stored.reopen(), stored.key, declared_charset(stored.content_type, stored.metadata)
             ),
             writer.put,
-            stored.size,
+            text_size(stored.reopen(), stored.key, stored.size),
             skip=continuation.records_done,
             stop=budget.reading_is_over,
         )

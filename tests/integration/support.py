@@ -101,9 +101,11 @@ class Pipeline:
     outputs: dict[str, Any]
     inbox: AlertInbox
 
-    def upload(self, key: str, body: bytes) -> dict[str, Any]:
+    def upload(
+        self, key: str, body: bytes, declared: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Upload a file and return its report, once the loader has written it."""
-        return upload_and_wait_for_report(self.aws, self.outputs, key, body)
+        return upload_and_wait_for_report(self.aws, self.outputs, key, body, declared=declared)
 
     def alerts_after_settling(self, store: str, timeout: float = PATIENCE) -> list[dict[str, Any]]:
         """All alerts for `store` so far, once every earlier change has gone through the stream.

@@ -31,6 +31,7 @@ from provision.resources import (
 from provision.stack import Settings, Stack
 from provision.uploads import read_report, s3_event, upload_and_wait_for_report
 from tests.integration.support import PATIENCE, AlertInbox, Pipeline, invoke, is_ministack
+from tests.unit.workbooks import cell, row, sheet_xml, xlsx
 
 # The stacks tests break on purpose need no dashboard.
 ISOLATED = Settings(dashboard=False)
@@ -341,8 +342,8 @@ HOSTILE_FILES = [
     ("empty.csv", b"", "rejected", "empty"),
     ("header-only.csv", b"store,item,count\n", "rejected", "no data rows"),
     ("no-header.csv", b"Berlin,Echo,1\n", "rejected", "header"),
-    ("semicolons.csv", b"store;item;count\nB;x;1\n", "rejected", "header"),
-    ("utf16.csv", "store,item,count\nB,x,1\n".encode("utf-16"), "rejected", "UTF-16"),
+    ("pipes.csv", b"store|item|count\nB|x|1\n", "rejected", "header"),
+    ("utf32.csv", "store,item,count\nB,x,1\n".encode("utf-32"), "rejected", "UTF-32"),
     ("latin1.csv", "store,item,count\nB,caf\xe9,1\n".encode("latin-1"), "rejected", "UTF-8"),
     ("nul.csv", b"store,item,count\nB,a\x00b,1\n", "rejected", "NUL"),
     ("gzipped.csv", gzip.compress(b"store,item,count\nB,x,1\n", mtime=0), "rejected", "gzip"),
@@ -366,6 +367,64 @@ HOSTILE_FILES = [
     ),
     ("notes.txt", b"hello", "rejected", "unsupported file type"),
 ]
+
+
+SPREADSHEET_EXPORTS = [
+    ("semicolons.csv", "Store;Item;Count\r\n{s};Café;0\r\n{s};Tap;5\r\n", "utf-8", None),
+    ("excel-mac.csv", "store,item,count\r{s},Café,0\r{s},Tap,5\r", "utf-8-sig", None),
+    ("unicode.txt.tsv", "store\titem\tcount\n{s}\tCafé\t0\n{s}\tTap\t5\n", "utf-16", None),
+    (
+        "erp.csv",
+        "SKU,Description,Qty,Location,Price\nCafé,x,0,{s},1.5\nTap,y,5,{s},2\n",
+        "windows-1252",
+        {"ContentType": "text/csv; charset=windows-1252"},
+    ),
+    (
+        "meta.csv",
+        "product;quantity;shop\nCafé;0;{s}\nTap;5;{s}\n",
+        "iso-8859-1",
+        {"Metadata": {"charset": "iso-8859-1"}},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "encoding", "declared"),
+    SPREADSHEET_EXPORTS,
+    ids=[e[0] for e in SPREADSHEET_EXPORTS],
+)
+def test_what_spreadsheets_export_loads_as_the_store_meant_it(
+    pipeline, store, name, text, encoding, declared
+):
+    # given / when an export in a dialect a spreadsheet or an ERP writes
+    report = pipeline.upload(f"{store}/{name}", text.format(s=store).encode(encoding), declared)
+
+    # then both rows load, the accented name intact, and the alert goes out for it
+    assert (report["status"], report["rows_loaded"], report["lines_read"]) == ("loaded", 2, 2)
+    assert pipeline.item(store, "Café")["count"] == {"N": "0"}
+    assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Café"]
+
+
+def test_the_first_sheet_of_an_xlsx_workbook_loads(pipeline, store):
+    # given a workbook whose first sheet lists stock under common aliases, with a price column
+    body = "".join(
+        row(n, *(cell(f"{c}{n}", v) for c, v in zip("ABCD", values, strict=True)))
+        for n, values in [
+            (1, ("Shop", "Product", "Stock", "Price")),
+            (2, (store, "Echo", 0, 19.5)),
+            (4, (store, "Tap", 7, 3)),
+        ]
+    )
+    workbook = xlsx([("Stock", sheet_xml(body)), ("Notes", sheet_xml())])
+
+    # when
+    report = pipeline.upload(f"{store}/stock.xlsx", workbook)
+
+    # then
+    assert (report["status"], report["rows_loaded"], report["blank_lines"]) == ("loaded", 2, 1)
+    assert report["ignored_columns"] == ["Price"]
+    assert pipeline.item(store, "Tap")["count"] == {"N": "7"}
+    assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Echo"]
 
 
 @pytest.mark.parametrize(
