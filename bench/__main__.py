@@ -308,6 +308,8 @@ def measure_everything(
         results["memory"] = memory.measure(
             args.memory_rows, Path(workdir), 1 if args.quick else 2, parse_profile
         )
+    say("memory: the loader over each hostile file shape")
+    results["memory"] |= memory.hostile_shapes()
 
 
 @contextlib.contextmanager

@@ -121,6 +121,17 @@ def measure(
     }
 
 
+def hostile_shapes() -> dict[str, Any]:
+    """The loader's tracemalloc peak over each hostile shape (bench.shapes), in a fresh
+    interpreter, and the worst of them."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.shapes"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    shapes: dict[str, Any] = json.loads(result.stdout)
+    worst = max(shapes, key=lambda shape: shapes[shape]["peak_mb"])
+    return {"shapes": shapes, "worst": worst, "worst_peak_mb": shapes[worst]["peak_mb"]}
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[1] not in MODES:
         print(f"usage: python -m bench.memory FILE {{{'|'.join(MODES)}}}", file=sys.stderr)

@@ -16,6 +16,8 @@ BULK_ALERT_FACTOR = 1.5
 BURST_FACTOR = 3.0
 MEMORY_GROWTH_MB = 50.0
 PARSE_ROWS_PER_S = 300_000
+# The bound on the loader's peak for any file shape up to the size limit.
+LOADER_MEMORY_LIMIT_MB = 256
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -114,6 +116,15 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
                 memory["growth_mb"] < MEMORY_GROWTH_MB,
             )
         )
+        if "worst_peak_mb" in memory:
+            checks.append(
+                _check(
+                    f"the loader's peak < {LOADER_MEMORY_LIMIT_MB} MB over every hostile shape",
+                    memory["worst_peak_mb"],
+                    f"{memory['worst_peak_mb']:.1f} MB ({memory['worst']})",
+                    memory["worst_peak_mb"] < LOADER_MEMORY_LIMIT_MB,
+                )
+            )
         checks.append(
             _check(
                 f"parse and validate >= {PARSE_ROWS_PER_S:,} rows/s in-process",
@@ -298,6 +309,18 @@ def render(results: dict[str, Any]) -> str:
             f"Parsing and validation in-process, {memory['rows']:,} rows ({memory['file_mb']} MB):"
             f" {memory['rows_per_s']:,.0f} rows/s, peak RSS growth {memory['growth_mb']:.1f} MB,"
             f" peak Python allocations {memory['peak_traced_mb']:.1f} MB",
+        ]
+    if memory and "shapes" in memory:
+        shapes = memory["shapes"]
+        rows = [
+            [name, f"{f['file_mb']:.1f}", f"{f['peak_mb']:.2f}", f"{f['report_kb']:.1f}"]
+            for name, f in shapes.items()
+        ]
+        parts += [
+            "",
+            f"The loader over hostile file shapes (tracemalloc peak; worst: {memory['worst']}, "
+            f"{memory['worst_peak_mb']:.1f} MB of the function's {LOADER_MEMORY_LIMIT_MB} MB)",
+            format_table(["shape", "file MB", "peak MB", "report KB"], rows),
         ]
     cost = results.get("cost")
     if cost:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from inventory.cells import safe_fields
 from inventory.parsing import FileRejected, Record
 from inventory.validation import Rejection, StockRow, validate
 
@@ -301,7 +302,11 @@ def _survey(records: Iterable[Record], seen: SeenKeys, outcome: LoadOutcome) -> 
             if isinstance(result, Rejection):
                 outcome.rows_rejected += record.lines
                 if len(outcome.rejections) < MAX_LISTED_ROWS:
-                    outcome.rejections.append(replace(result, last_line=record.last_line))
+                    outcome.rejections.append(
+                        replace(
+                            result, fields=safe_fields(result.fields), last_line=record.last_line
+                        )
+                    )
                 continue
             replaced = seen.add((result.store, result.item), index - 1)
             if replaced is not None:

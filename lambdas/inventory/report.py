@@ -9,9 +9,9 @@ duplicate rows are cut short, and the report says so when they are.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
+from inventory.cells import MAX_FIELD_NAME_CHARS, safe_cell
 from inventory.loading import MAX_LISTED_ROWS, LoadOutcome
 from inventory.snapshots import DIGEST_CHARS, digest
 
@@ -21,17 +21,8 @@ from inventory.snapshots import DIGEST_CHARS, digest
 MAX_LISTING_BYTES = 900_000
 MAX_REPORT_BYTES = 1_000_000
 
-# A value from the file is cut to this many characters in the report; a row shows at most
-# this many fields, each name cut to 100 characters.
-MAX_CELL_CHARS = 200
-MAX_LISTED_FIELDS = 10
-MAX_FIELD_NAME_CHARS = 100
-
 REPORT_SUFFIX = ".report.json"
 MAX_KEY_BYTES = 1024  # S3's limit on an object key, in UTF-8 bytes
-
-# Characters that make a spreadsheet treat a cell as a formula (OWASP: CSV injection).
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def build_report(outcome: LoadOutcome, source: dict[str, Any]) -> dict[str, Any]:
@@ -43,7 +34,7 @@ def build_report(outcome: LoadOutcome, source: dict[str, Any]) -> dict[str, Any]
             "line": r.line,
             **({"last_line": r.last_line} if r.last_line else {}),
             "reason": r.reason,
-            "row": _safe_fields(r.fields),
+            "row": r.fields,  # made safe when the rejection was kept
         }
         for r in outcome.rejections
     )
@@ -99,33 +90,6 @@ class _Budget:
             self.left -= size
             taken.append(entry)
         return taken
-
-
-def safe_cell(value: Any) -> Any:
-    """A value from the file as the report shows it: text a spreadsheet would run as a formula
-    gets an apostrophe in front, text longer than MAX_CELL_CHARS is cut there and ends in "…",
-    a number JSON cannot hold (NaN, Infinity) becomes its text, and a list or an object is
-    described by its size."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, str):
-        if len(value) > MAX_CELL_CHARS:
-            value = value[:MAX_CELL_CHARS] + "…"
-        if value.startswith(_FORMULA_PREFIXES):
-            return "'" + value
-        return value
-    if isinstance(value, list):
-        return f"(a list of {len(value)} values)"  # never nested text of unbounded depth
-    if isinstance(value, dict):
-        return f"(an object of {len(value)} fields)"
-    return value
-
-
-def _safe_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    return {
-        safe_cell(str(key)[:MAX_FIELD_NAME_CHARS]): safe_cell(value)
-        for key, value in list(fields.items())[:MAX_LISTED_FIELDS]
-    }
 
 
 def report_key_for(upload_key: str, version_id: str | None = None) -> str:

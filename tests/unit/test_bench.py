@@ -240,6 +240,16 @@ def results(project_rate: float, last_alert: float) -> dict:
             "rows_per_s": 250_000,
             "growth_mb": 40.0,
             "peak_traced_mb": 45.0,
+            "shapes": {
+                "unclosed-quotes": {"file_mb": 1.3, "peak_mb": 2.1, "report_kb": 24.4},
+                "thousands-of-huge-rejected-rows": {
+                    "file_mb": 25.0,
+                    "peak_mb": 10.2,
+                    "report_kb": 99.1,
+                },
+            },
+            "worst": "thousands-of-huge-rejected-rows",
+            "worst_peak_mb": 10.2,
         },
     }
 
@@ -259,6 +269,7 @@ def test_verdicts_read_each_target_from_the_run():
         "alert latency p50 no worse than the baseline pair's": True,
         "alert latency p95 no worse than the baseline pair's": True,
         "peak growth < 50 MB over 1,000,000 rows": True,
+        "the loader's peak < 256 MB over every hostile shape": True,
         "parse and validate >= 300,000 rows/s in-process": False,
     }
 
@@ -286,6 +297,7 @@ def test_render_shows_every_section():
 
     # then
     assert "Ingest" in text
+    assert "worst: thousands-of-huge-rejected-rows, 10.2 MB" in text
     assert "100,000" in text
     assert "90%" in text
     assert "Alert latency" in text

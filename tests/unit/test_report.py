@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from inventory.cells import safe_cell
 from inventory.loading import MAX_LISTED_ROWS, LoadOutcome
 from inventory.parsing import FileRejected, Record, read_records
-from inventory.report import build_report, encode_report, report_key_for, safe_cell
+from inventory.report import build_report, encode_report, report_key_for
 from tests.unit.loads import load, row
 
 SOURCE = {"uri": "s3://inventory-uploads-000000000000-us-east-1/stores/berlin.csv"}
