@@ -26,6 +26,7 @@ class StockRow:
     store: str
     item: str
     count: int
+    threshold: int | None = None  # the row's own low-stock threshold, if it gave one
 
     @property
     def key(self) -> tuple[str, str]:

@@ -13,7 +13,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from inventory import settings
 from inventory.loading import SeenKeys
+from inventory.stock import stock_level
 from inventory.validation import StockRow
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
@@ -248,6 +250,7 @@ class BatchWriter:
         self._table = table
         self._snapshot = snapshot
         self._attributes = {"source": {"S": snapshot.uri}, "updated_at": {"S": snapshot.taken_at}}
+        self._threshold = settings.low_stock_threshold()
         self._deadline = deadline
         self._claims: dict[str, bool] = {}
         self._pending: list[dict[tuple[str, str], dict[str, Any]]] = [{} for _ in range(lanes)]
@@ -296,6 +299,7 @@ class BatchWriter:
             "item": {"S": row.item},
             "count": {"N": str(row.count)},
             **self._attributes,
+            **level_attributes(row, self._threshold),
         }
         if not self._newest_snapshot_of(row.store):
             self._queues[lane].put(_Job([item], conditional=True, count_refusal=count_refusal))
@@ -356,3 +360,15 @@ class BatchWriter:
                         self._rewritten_stores.add(item["store"]["S"])
             except BaseException as error:  # handed to the reading thread by put() or close()
                 self._errors.append(error)
+
+
+def level_attributes(row: StockRow, stack_threshold: int) -> dict[str, Any]:
+    """`low_stock_threshold` when the row gave one, and `level` ("out", "low") when the item is
+    out or low by it (else by the stack's threshold): the by_level index holds just those."""
+    attributes: dict[str, Any] = {}
+    if row.threshold is not None:
+        attributes["low_stock_threshold"] = {"N": str(row.threshold)}
+    level = stock_level(row.count, stack_threshold if row.threshold is None else row.threshold)
+    if level is not None:
+        attributes["level"] = {"S": level}
+    return attributes
