@@ -18,6 +18,7 @@ import importlib.metadata
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import cost, measure, memory, profile, report, stacks, stats
+from bench import burst, cost, measure, memory, profile, report, stacks, stats
 from bench.data import InventoryFile
 from bench.stacks import Target
 from provision import deploy
@@ -73,6 +74,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cost-files", type=int, help="100-row files per pair for the cost (10)")
     parser.add_argument("--late-rows", type=int, help="rows of the late-file measurement (10,000)")
     parser.add_argument("--memory-rows", type=int, help="rows of the memory file (1,000,000)")
+    parser.add_argument("--burst-files", type=int, help="100-row files of the burst (1,000)")
+    parser.add_argument("--burst-window", type=float, default=60, help="seconds to upload them in")
     parser.add_argument("--timeout", type=float, default=900, help="deadline of each wait")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where figures and chart go")
     parser.add_argument("--repeats", type=int, help="runs of the ceiling and project (best counts)")
@@ -97,6 +100,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args.repeats = args.repeats or (1 if args.quick else 2)
     args.cost_files = args.cost_files or (3 if args.quick else 10)
     args.late_rows = args.late_rows or (1_000 if args.quick else 10_000)
+    args.burst_files = args.burst_files or (50 if args.quick else 1_000)
     args.memory_rows = args.memory_rows or (100_000 if args.quick else 1_000_000)
     bad = [size for size in [*args.sizes, args.late_rows] if size <= 0 or size % 50]
     if bad:
@@ -177,6 +181,7 @@ def run(args: argparse.Namespace, say: Progress) -> dict[str, Any]:
             "memory_rows": args.memory_rows,
             "cost_files": args.cost_files,
             "late_rows": args.late_rows,
+            "burst_files": args.burst_files,
             "stream_batch_size": args.stream_batch_size,
         },
     }
@@ -219,114 +224,82 @@ def measure_everything(
     # 1-3: the ceiling, the baseline loader and load_inventory, size by size.
     calibration_rows = min(10_000, max(args.sizes))
     candidates = (2, 4, 8) if args.quick else (1, 2, 4, 8, 16)
-    say(f"calibrating the ceiling's threads on {calibration_rows:,} rows")
-    threads, rates = measure.calibrate_threads(
-        ceiling.writer,
-        aws,
-        ceiling.table,
-        calibration_rows,
-        candidates,
-        args.repeats,
-        args.timeout,
-        say,
-    )
+    threads = 4  # if calibrating runs over its deadline
+    with overdue(results, "ceiling calibration", args.timeout, say):
+        say(f"calibrating the ceiling's threads on {calibration_rows:,} rows")
+        threads, rates = measure.calibrate_threads(
+            ceiling.writer,
+            aws,
+            ceiling.table,
+            calibration_rows,
+            candidates,
+            args.repeats,
+            args.timeout,
+            say,
+        )
+        results["ceiling_calibration"] = {str(count): rate for count, rate in rates.items()}
     results["ceiling_threads"] = threads
-    results["ceiling_calibration"] = {str(count): rate for count, rate in rates.items()}
     # A first invocation starts the function's worker (an interpreter, boto3, Powertools):
     # one small file each first, so the ingest figures measure loading, not starting up.
     for target in (project, baseline):
-        warmup = InventoryFile(f"{target.prefix}-warmup", 50, zero_share=0)
-        measure.upload_and_wait(
-            aws, target, f"warmup/{warmup.prefix}.csv", warmup.csv_bytes(), args.timeout, say
-        )
+        with overdue(results, f"{target.name} warm-up", args.timeout, say):
+            warmup = InventoryFile(f"{target.prefix}-warmup", 50, zero_share=0)
+            measure.upload_and_wait(
+                aws, target, f"warmup/{warmup.prefix}.csv", warmup.csv_bytes(), args.timeout, say
+            )
     results["loads"] = []
-    largest = max(args.sizes)
     for rows in args.sizes:
-        say(f"{rows:,} rows")
-        entry: dict[str, Any] = {"rows": rows}
-        for target in (project, baseline):
-            measure.drain(aws, target.alerts_queue_url)
-        entry["baseline"] = load(aws, meter, baseline, f"bl-r{rows}", rows, args, say)
-        # The ceiling and the project take turns; the best of each counts (a busy machine
-        # only ever slows a run down). The slow baseline runs once.
-        ceilings, projects = [], []
-        for attempt in range(args.repeats):
-            written: dict[str, Any] = {}
-            with meter.measure(written):
-                written |= measure.measure_ceiling(
-                    ceiling.writer,
-                    aws,
-                    ceiling.table,
-                    InventoryFile(f"cl-r{rows}-{attempt}", rows),
-                    threads,
-                    args.timeout,
-                )
-            say(
-                f"  ceiling  {rows:>9,} rows: {written['seconds']:7.2f}s "
-                f"{written['rows_per_s']:9,.0f} rows/s"
-            )
-            ceilings.append(written)
-            profiling = args.profile and rows == largest and attempt == 0
+        with overdue(results, f"loads of {rows:,} rows", args.timeout, say):
             raw = args.out / f"{results['name']}-emulator.txt"
-            projects.append(
-                load(
-                    aws,
-                    meter,
-                    project,
-                    f"pj-r{rows}-{attempt}",
-                    rows,
-                    args,
-                    say,
-                    profile.EmulatorProfile(meter.pid if profiling else None, raw),
-                )
+            entry = measure_size(
+                args, aws, meter, (project, baseline, ceiling), threads, rows, raw, say
             )
-            if profiling and raw.exists():
-                with raw.open() as samples:
-                    results["emulator_profile"] = {
-                        "during": f"the project's load of {rows:,} rows until its last alert",
-                        "raw": str(raw),
-                        "shares": profile.summarise(samples),
-                    }
-        entry["ceiling"] = best(ceilings)
-        entry["project"] = best(projects)
-        if rows == largest and args.isolate:
-            # Diagnostic: the loader alone, its stream consumer paused until the rows are in.
-            entry["project_stream_paused"] = load(
-                aws, meter, project, f"pi-r{rows}", rows, args, say, pause_stream=True
-            )
-        results["loads"].append(entry)
+            if "emulator_profile" in entry:
+                results["emulator_profile"] = entry.pop("emulator_profile")
+            results["loads"].append(entry)
 
     # What a late file (an older snapshot processed after a newer one) costs the project.
-    say(f"a late file of {args.late_rows:,} rows (an older snapshot after a newer one)")
-    results["late_file"] = measure.measure_late_load(
-        aws, project, args.late_rows, args.timeout, say
-    )
+    with overdue(results, "late file", args.timeout, say):
+        say(f"a late file of {args.late_rows:,} rows (an older snapshot after a newer one)")
+        results["late_file"] = measure.measure_late_load(
+            aws, project, args.late_rows, args.timeout, say
+        )
+
+    # A burst: every store's files at opening time, against the same rows in one file.
+    with overdue(results, "burst", args.timeout, say):
+        say(f"burst: {args.burst_files:,} files of 100 rows within {args.burst_window:.0f}s")
+        measure.drain(aws, project.alerts_queue_url)
+        results["burst"] = burst.measure_burst(
+            aws, project, args.burst_files, args.burst_window, args.timeout, say
+        )
 
     # 4: alert latency, the pairs taking turns.
-    say(f"alert latency: {args.latency_samples} uploads per pair, {args.spacing}s apart")
-    for target in (project, baseline):
-        measure.drain(aws, target.alerts_queue_url)
-    latency = measure.measure_latency(
-        aws, [project, baseline], args.latency_samples, args.spacing, 60, say
-    )
-    results["latency"] = {
-        name: {
-            "queued": stats.summary(figures["queued_s"]),
-            "received": stats.summary(figures["received_s"]),
-            "cold": figures["cold"],
-            "samples_queued_s": figures["queued_s"],
-            "samples_received_s": figures["received_s"],
+    with overdue(results, "alert latency", args.timeout, say):
+        say(f"alert latency: {args.latency_samples} uploads per pair, {args.spacing}s apart")
+        for target in (project, baseline):
+            measure.drain(aws, target.alerts_queue_url)
+        latency = measure.measure_latency(
+            aws, [project, baseline], args.latency_samples, args.spacing, args.timeout, say
+        )
+        results["latency"] = {
+            name: {
+                "queued": stats.summary(figures["queued_s"]),
+                "received": stats.summary(figures["received_s"]),
+                "cold": figures["cold"],
+                "samples_queued_s": figures["queued_s"],
+                "samples_received_s": figures["received_s"],
+            }
+            for name, figures in latency.items()
         }
-        for name, figures in latency.items()
-    }
 
     # 7: cost, from the invocations seed 001's files cause.
-    say(f"cost sample: {args.cost_files} files of 100 rows (10 out of stock) per pair")
-    since, until = measure.measure_cost_sample(
-        aws, [project, baseline], args.cost_files, args.spacing, 60, say
-    )
-    say("reading the functions' REPORT lines for the cost model")
-    results["cost"] = cost_of_seed_load(aws, [project, baseline], since, until, args.cost_files)
+    with overdue(results, "cost", args.timeout, say):
+        say(f"cost sample: {args.cost_files} files of 100 rows (10 out of stock) per pair")
+        since, until = measure.measure_cost_sample(
+            aws, [project, baseline], args.cost_files, args.spacing, args.timeout, say
+        )
+        say("reading the functions' REPORT lines for the cost model")
+        results["cost"] = cost_of_seed_load(aws, [project, baseline], since, until, args.cost_files)
 
     # 6: memory, in fresh interpreters, no AWS.
     say(f"memory: parsing and validating {args.memory_rows:,} rows in-process")
@@ -335,6 +308,89 @@ def measure_everything(
         results["memory"] = memory.measure(
             args.memory_rows, Path(workdir), 1 if args.quick else 2, parse_profile
         )
+    say("memory: the loader over each hostile file shape")
+    results["memory"] |= memory.hostile_shapes()
+
+
+@contextlib.contextmanager
+def overdue(results: dict[str, Any], section: str, timeout: float, say: Progress) -> Iterator[None]:
+    """Run one measurement; if it passes its deadline, record it as over `timeout` s with what
+    it had reached, and let the run go on to the next one."""
+    try:
+        yield
+    except measure.BenchTimeout as late:
+        results.setdefault("overdue", []).append(
+            {"section": section, "over_s": timeout, "reached": str(late)}
+        )
+        say(f"{section}: over {timeout:.0f}s ({late}); going on with the rest")
+
+
+def measure_size(
+    args: argparse.Namespace,
+    aws: Aws,
+    meter: measure.CpuMeter,
+    targets: tuple[Target, Target, stacks.Ceiling],
+    threads: int,
+    rows: int,
+    raw: Path,
+    say: Progress,
+) -> dict[str, Any]:
+    """The ceiling, the baseline loader and load_inventory on files of `rows` rows (with
+    --profile, py-spy's samples of the largest project load go to `raw`)."""
+    project, baseline, ceiling = targets
+    say(f"{rows:,} rows")
+    entry: dict[str, Any] = {"rows": rows}
+    for target in (project, baseline):
+        measure.drain(aws, target.alerts_queue_url)
+    entry["baseline"] = load(aws, meter, baseline, f"bl-r{rows}", rows, args, say)
+    # The ceiling and the project take turns; the best of each counts (a busy machine
+    # only ever slows a run down). The slow baseline runs once.
+    ceilings, projects = [], []
+    largest = max(args.sizes)
+    for attempt in range(args.repeats):
+        written: dict[str, Any] = {}
+        with meter.measure(written):
+            written |= measure.measure_ceiling(
+                ceiling.writer,
+                aws,
+                ceiling.table,
+                InventoryFile(f"cl-r{rows}-{attempt}", rows),
+                threads,
+                args.timeout,
+            )
+        say(
+            f"  ceiling  {rows:>9,} rows: {written['seconds']:7.2f}s "
+            f"{written['rows_per_s']:9,.0f} rows/s"
+        )
+        ceilings.append(written)
+        profiling = args.profile and rows == largest and attempt == 0
+        projects.append(
+            load(
+                aws,
+                meter,
+                project,
+                f"pj-r{rows}-{attempt}",
+                rows,
+                args,
+                say,
+                profile.EmulatorProfile(meter.pid if profiling else None, raw),
+            )
+        )
+        if profiling and raw.exists():
+            with raw.open() as samples:
+                entry["emulator_profile"] = {
+                    "during": f"the project's load of {rows:,} rows until its last alert",
+                    "raw": str(raw),
+                    "shares": profile.summarise(samples),
+                }
+    entry["ceiling"] = best(ceilings)
+    entry["project"] = best(projects)
+    if rows == largest and args.isolate:
+        # Diagnostic: the loader alone, its stream consumer paused until the rows are in.
+        entry["project_stream_paused"] = load(
+            aws, meter, project, f"pi-r{rows}", rows, args, say, pause_stream=True
+        )
+    return entry
 
 
 def load(
@@ -436,10 +492,42 @@ def cost_of_seed_load(
     return out
 
 
+class Stopped(Exception):
+    """SIGTERM or SIGINT: the run ends, and its emulator and Lambda workers with it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGINT raise Stopped, so every `finally` on the way out runs (the one that
+    stops the emulator's process group, workers included); a second signal while they run is
+    ignored, so the cleanup itself is not cut short."""
+
+    def stop(signum: int, _frame: object) -> None:
+        for each in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(each, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    previous = {each: signal.signal(each, stop) for each in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for each, handler in previous.items():
+            signal.signal(each, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     say = Progress()
-    results = run(args, say)
+    try:
+        with stopped_by_signals():
+            results = run(args, say)
+    except Stopped as stopped:
+        say(f"stopped by {stopped}; the emulator and its workers are stopped")
+        return 128 + stopped.signum
     text = report.render(results)
     name = results["name"]
     report.write_json(results, args.out / f"{name}.json")

@@ -42,13 +42,18 @@ HEARTBEAT_SECONDS = 30  # a progress line this often while a wait goes on
 
 
 def poll_until(
-    predicate: Callable[[], bool], timeout: float, what: str, say: Say | None = None
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str,
+    say: Say | None = None,
+    reached: Callable[[], str] | None = None,
 ) -> float:
     """Call `predicate` until it is true; returns the epoch second it first was. With `say`,
     a line every HEARTBEAT_SECONDS tells that the wait goes on.
 
     Raises:
-        BenchTimeout: naming `what`, when `timeout` seconds pass first.
+        BenchTimeout: naming `what` (and, with `reached`, what it had reached), when `timeout`
+            seconds pass first.
     """
     started = time.monotonic()
     deadline = started + timeout
@@ -58,7 +63,8 @@ def poll_until(
             return time.time()
         now = time.monotonic()
         if now > deadline:
-            raise BenchTimeout(f"timed out after {timeout:.0f}s waiting for {what}")
+            so_far = f"; reached {reached()}" if reached else ""
+            raise BenchTimeout(f"timed out after {timeout:.0f}s waiting for {what}{so_far}")
         if say is not None and now >= next_heartbeat:
             say(f"    still waiting for {what} ({now - started:.0f}s)")
             next_heartbeat += HEARTBEAT_SECONDS
@@ -187,7 +193,12 @@ def verify_rows(aws: Aws, table: str, inventory: InventoryFile, timeout: float) 
         ]
         return not pending
 
-    poll_until(all_counted, timeout, f"every row of {inventory.prefix} in {table}")
+    poll_until(
+        all_counted,
+        timeout,
+        f"every row of {inventory.prefix} in {table}",
+        reached=lambda: f"{inventory.stores - len(pending)} of {inventory.stores} stores complete",
+    )
 
 
 _SWEEP = ThreadPoolExecutor(8, thread_name_prefix="count")
@@ -362,9 +373,7 @@ def measure_late_load(
     second = upload_and_wait(
         aws, target, f"late/{newer.prefix}-newer.csv", newer.csv_bytes(), timeout, say
     )
-    event = s3_event(
-        target.uploads_bucket, older_key, snapshot["snapshot_at"], snapshot.get("version_id")
-    )
+    event = s3_event(target.uploads_bucket, older_key, snapshot)
     invoked_at = time.time()
     aws.lambda_.invoke(
         FunctionName=target.load_function, InvocationType="Event", Payload=json.dumps(event)
@@ -440,14 +449,22 @@ def wait_queued(
     aws: Aws, queue_url: str, expected: int, timeout: float, say: Say | None = None
 ) -> float:
     """Wait until the queue holds `expected` messages; returns when (epoch seconds)."""
+    queued = [0]
 
     def enough() -> bool:
         attributes = aws.sqs.get_queue_attributes(
             QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
         )["Attributes"]
-        return int(attributes.get("ApproximateNumberOfMessages", 0)) >= expected
+        queued[0] = int(attributes.get("ApproximateNumberOfMessages", 0))
+        return queued[0] >= expected
 
-    return poll_until(enough, timeout, f"{expected:,} alerts in the queue", say)
+    return poll_until(
+        enough,
+        timeout,
+        f"{expected:,} alerts in the queue",
+        say,
+        reached=lambda: f"{queued[0]:,} alerts",
+    )
 
 
 _SENTENCE = re.compile(r"^(?P<store>.*) is out of stock of (?P<item>.*)$", re.DOTALL)

@@ -52,8 +52,13 @@ def child(path: Path, mode: str) -> dict[str, Any]:
         if mode == "tracemalloc":
             tracemalloc.start()
         started = time.perf_counter()
-        # The file's size, as the handler passes it, sizes the duplicate-key table up front.
-        outcome = load_records(read_records(stream, path.name), drop, path.stat().st_size)
+
+        def records() -> Any:  # each of the loader's two passes reads the file from the top
+            stream.seek(0)
+            return read_records(stream, path.name)
+
+        # The file's size, as the handler passes it, bounds the duplicate-key table.
+        outcome = load_records(records, drop, path.stat().st_size)
         seconds = time.perf_counter() - started
         figures: dict[str, Any] = {
             "mode": mode,
@@ -114,6 +119,17 @@ def measure(
         "peak_traced_mb": traced["peak_traced_mb"],
         "runs": runs + [traced],
     }
+
+
+def hostile_shapes() -> dict[str, Any]:
+    """The loader's tracemalloc peak over each hostile shape (bench.shapes), in a fresh
+    interpreter, and the worst of them."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.shapes"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    shapes: dict[str, Any] = json.loads(result.stdout)
+    worst = max(shapes, key=lambda shape: shapes[shape]["peak_mb"])
+    return {"shapes": shapes, "worst": worst, "worst_peak_mb": shapes[worst]["peak_mb"]}
 
 
 def main(argv: list[str]) -> int:

@@ -13,8 +13,11 @@ from bench.stats import ratio
 CEILING_SHARE = 0.85
 BASELINE_FACTOR = 8.0
 BULK_ALERT_FACTOR = 1.5
+BURST_FACTOR = 3.0
 MEMORY_GROWTH_MB = 50.0
 PARSE_ROWS_PER_S = 300_000
+# The bound on the loader's peak for any file shape up to the size limit.
+LOADER_MEMORY_LIMIT_MB = 256
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -79,6 +82,17 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
                 bulk is not None and bulk <= BULK_ALERT_FACTOR,
             )
         )
+    burst = results.get("burst")
+    if burst:
+        checks.append(
+            _check(
+                f"a burst of {burst['burst']['files']:,} files: last alert within "
+                f"{BURST_FACTOR:.0f}x one file of the same rows",
+                burst["ratio"],
+                times(burst["ratio"]),
+                burst["ratio"] is not None and burst["ratio"] <= BURST_FACTOR,
+            )
+        )
     latency = results.get("latency")
     if latency:
         for key in ("p50", "p95"):
@@ -102,6 +116,15 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
                 memory["growth_mb"] < MEMORY_GROWTH_MB,
             )
         )
+        if "worst_peak_mb" in memory:
+            checks.append(
+                _check(
+                    f"the loader's peak < {LOADER_MEMORY_LIMIT_MB} MB over every hostile shape",
+                    memory["worst_peak_mb"],
+                    f"{memory['worst_peak_mb']:.1f} MB ({memory['worst']})",
+                    memory["worst_peak_mb"] < LOADER_MEMORY_LIMIT_MB,
+                )
+            )
         checks.append(
             _check(
                 f"parse and validate >= {PARSE_ROWS_PER_S:,} rows/s in-process",
@@ -220,6 +243,35 @@ def render(results: dict[str, Any]) -> str:
             f" {late['newer']['rows_per_s']:,.0f} rows/s for the same rows as the newest snapshot"
             f" ({late['share_of_newest'] or 0:.0%})",
         ]
+    burst = results.get("burst")
+    if burst:
+        many, one = burst["burst"], burst["one_file"]
+        parts += [
+            "",
+            f"Burst: {many['files']:,} files of 100 rows from 50 stores, uploaded in"
+            f" {many['uploaded_s']:.1f}s ({'within' if many.get('within_window', True) else 'over'}"
+            f" {burst['window_s']:.0f}s), against the same"
+            f" {many['rows']:,} rows in one file; seconds from the first upload to the last alert",
+            format_table(
+                ["upload", "last alert s", "alerts", "duplicates"],
+                [
+                    [name, number(run.get("last_alert_s"), 2), f"{run['alerts']:,}"]
+                    + [str(run.get("duplicate_alerts", 0))]
+                    for name, run in (("burst", many), ("one file", one))
+                ],
+            ),
+            f"ratio: {times(burst['ratio'])}",
+        ]
+    late_ones = results.get("overdue", [])
+    if late_ones:
+        parts += [
+            "",
+            "Over their deadline (recorded, the run went on)",
+            format_table(
+                ["measurement", "over", "reached"],
+                [[o["section"], f"over {o['over_s']:.0f} s", o["reached"]] for o in late_ones],
+            ),
+        ]
     shares = results.get("emulator_profile", {}).get("shares")
     if shares:
         parts += [
@@ -257,6 +309,18 @@ def render(results: dict[str, Any]) -> str:
             f"Parsing and validation in-process, {memory['rows']:,} rows ({memory['file_mb']} MB):"
             f" {memory['rows_per_s']:,.0f} rows/s, peak RSS growth {memory['growth_mb']:.1f} MB,"
             f" peak Python allocations {memory['peak_traced_mb']:.1f} MB",
+        ]
+    if memory and "shapes" in memory:
+        shapes = memory["shapes"]
+        rows = [
+            [name, f"{f['file_mb']:.1f}", f"{f['peak_mb']:.2f}", f"{f['report_kb']:.1f}"]
+            for name, f in shapes.items()
+        ]
+        parts += [
+            "",
+            f"The loader over hostile file shapes (tracemalloc peak; worst: {memory['worst']}, "
+            f"{memory['worst_peak_mb']:.1f} MB of the function's {LOADER_MEMORY_LIMIT_MB} MB)",
+            format_table(["shape", "file MB", "peak MB", "report KB"], rows),
         ]
     cost = results.get("cost")
     if cost:

@@ -25,9 +25,11 @@ from provision.resources import (
     ensure_async_invoke_config,
     ensure_bucket,
     ensure_bucket_notification,
+    ensure_event_source_mapping,
     ensure_function,
     ensure_invoke_permission,
     ensure_queue,
+    ensure_reserved_concurrency,
     ensure_role,
     ensure_stream_mapping,
     ensure_subscription,
@@ -128,9 +130,10 @@ def up(
     # Where events that failed every retry wait for an operator.
     ensure_queue(aws, stack.load_failures_queue, FAILURE_QUEUE_ATTRIBUTES, changes)
     ensure_queue(aws, stack.alert_failures_queue, FAILURE_QUEUE_ATTRIBUTES, changes)
+    uploads_url = ensure_uploads_queue(aws, stack, settings, changes)
 
-    # load_inventory: S3 ObjectCreated -> DynamoDB, a report per file.
-    load_arn = ensure_function(
+    # load_inventory: S3 ObjectCreated -> the uploads queue -> DynamoDB, a report per file.
+    ensure_function(
         aws,
         _function_spec(
             stack.load_function,
@@ -149,12 +152,13 @@ def up(
                 "SNAPSHOTS_TABLE": stack.snapshots_table,
                 "REPORTS_BUCKET": stack.reports_bucket,
                 "MAX_FILE_BYTES": str(settings.max_file_bytes),
+                "UPLOADS_QUEUE_URL": uploads_url,
                 "POWERTOOLS_METRICS_NAMESPACE": "Inventory",
             },
         ),
         changes,
     )
-    connect_uploads(aws, stack, load_arn, settings.load_max_retries, changes)
+    connect_uploads_queue(aws, stack, settings, changes)
 
     # check_stock: the table's stream -> SNS when an item runs out.
     ensure_function(
@@ -203,6 +207,66 @@ def connect_uploads(
         changes,
     )
     ensure_bucket_notification(aws, stack.uploads_bucket, load_arn, changes)
+
+
+def ensure_uploads_queue(aws: Aws, stack: Stack, settings: Settings, changes: Changes) -> str:
+    """The queue S3 announces uploads in; returns its URL. An event whose invocations died
+    `load_max_retries` + 1 times moves to the load-failures queue."""
+    redrive = {
+        "deadLetterTargetArn": stack.queue_arn(stack.load_failures_queue),
+        "maxReceiveCount": settings.load_max_retries + 1,
+    }
+    return ensure_queue(
+        aws,
+        stack.uploads_queue,
+        {
+            "SqsManagedSseEnabled": "true",
+            # AWS's advice for a function's queue: six times the function's timeout.
+            "VisibilityTimeout": str(6 * settings.load_timeout_seconds),
+            "RedrivePolicy": json.dumps(redrive, separators=(",", ":")),
+            "Policy": json.dumps(policies.uploads_queue_policy(stack)),
+        },
+        changes,
+    )
+
+
+def connect_uploads_queue(aws: Aws, stack: Stack, settings: Settings, changes: Changes) -> None:
+    """Uploads -> the uploads queue -> the loader, `settings.loader_batch_size` events an
+    invocation and at most `settings.loader_concurrency` queued invocations at once.
+
+    A burst waits in the queue, where MiniStack (which counts a throttled asynchronous event
+    as a failed attempt, and after three parks it in the failure queue) and AWS alike keep it
+    until a loader is free. A file that fails in a queued invocation is handed to Lambda's
+    asynchronous retries, then the load-failures queue, as a direct S3 event would be; an
+    invocation that dies (out of memory, past its timeout) returns its events to the queue,
+    and after `load_max_retries` such returns they go to the load-failures queue.
+    """
+    ensure_async_invoke_config(
+        aws,
+        stack.load_function,
+        settings.load_max_retries,
+        stack.queue_arn(stack.load_failures_queue),
+        changes,
+    )
+    # One more than the mapping runs: a failed file's own retries, and a replay, find a free
+    # loader even in a burst (MiniStack counts a throttled asynchronous try as a failed one).
+    ensure_reserved_concurrency(aws, stack.load_function, settings.loader_concurrency + 1, changes)
+    wanted = {
+        "BatchSize": settings.loader_batch_size,
+        "MaximumBatchingWindowInSeconds": 0,
+        "ScalingConfig": {"MaximumConcurrency": max(2, settings.loader_concurrency)},
+    }
+    ensure_event_source_mapping(
+        aws,
+        stack.load_function,
+        stack.queue_arn(stack.uploads_queue),
+        wanted,
+        "uploads queue mapping",
+        changes,
+    )
+    ensure_bucket_notification(
+        aws, stack.uploads_bucket, stack.queue_arn(stack.uploads_queue), changes, via_queue=True
+    )
 
 
 # Only a record that sets a count to 0 can be an item running out, so Lambda drops every other
@@ -266,6 +330,7 @@ def _outputs(aws: Aws, stack: Stack, topic_arn: str, alerts_url: str) -> dict[st
         "table": stack.table,
         "topic_arn": topic_arn,
         "alerts_queue_url": alerts_url,
+        "uploads_queue_url": queue_url(aws, stack.uploads_queue),
         "load_failures_queue_url": queue_url(aws, stack.load_failures_queue),
         "alert_failures_queue_url": queue_url(aws, stack.alert_failures_queue),
         "functions": {

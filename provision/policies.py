@@ -55,8 +55,15 @@ def load_inventory_policy(stack: Stack) -> dict[str, Any]:
             },
             {
                 "Effect": "Allow",
-                "Action": ["s3:PutObject"],
+                # GetObject (HeadObject): whose report is at the key, before writing over it.
+                "Action": ["s3:PutObject", "s3:GetObject"],
                 "Resource": f"{stack.bucket_arn(stack.reports_bucket)}/*",
+            },
+            {
+                # HeadObject of a report not yet written must be 404, not 403.
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": stack.bucket_arn(stack.reports_bucket),
             },
             {
                 "Effect": "Allow",
@@ -78,9 +85,39 @@ def load_inventory_policy(stack: Stack) -> dict[str, Any]:
             },
             {
                 "Effect": "Allow",
-                "Action": ["sqs:SendMessage"],
-                "Resource": stack.queue_arn(stack.load_failures_queue),
+                # The uploads queue's mapping takes S3 events off it for the function.
+                "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                "Resource": stack.queue_arn(stack.uploads_queue),
             },
+            {
+                "Effect": "Allow",
+                # The next part of a long file goes back to the uploads queue.
+                "Action": ["sqs:SendMessage"],
+                "Resource": [
+                    stack.queue_arn(stack.uploads_queue),
+                    stack.queue_arn(stack.load_failures_queue),
+                ],
+            },
+        ],
+    }
+
+
+def uploads_queue_policy(stack: Stack) -> dict[str, Any]:
+    """S3 may send the uploads bucket's events to the uploads queue, and only those."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "BucketDelivers",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": stack.queue_arn(stack.uploads_queue),
+                "Condition": {
+                    "ArnEquals": {"aws:SourceArn": stack.bucket_arn(stack.uploads_bucket)},
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                },
+            }
         ],
     }
 

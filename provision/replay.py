@@ -2,7 +2,8 @@
 
 When load_inventory fails on an event after Lambda's retries (the table was unavailable, say),
 Lambda puts an invocation record in the stack's load-failures queue: the original event under
-`requestPayload`, and why it failed. Once the cause is fixed, `python -m provision
+`requestPayload`, and why it failed (an event whose queued invocations died, out of memory or
+time, moves there from the uploads queue as it was). Once the cause is fixed, `python -m provision
 replay-failed` invokes the loader again with each original event, as S3 did, and removes the
 record. A replay that fails again lands back in the queue.
 """
@@ -54,8 +55,13 @@ def _original_event(body: str) -> dict[str, object] | None:
         record = json.loads(body)
     except json.JSONDecodeError:
         return None
-    payload = record.get("requestPayload") if isinstance(record, dict) else None
-    return payload if isinstance(payload, dict) else None
+    if not isinstance(record, dict):
+        return None
+    payload = record.get("requestPayload")
+    if isinstance(payload, dict):
+        return payload
+    # An event the uploads queue gave up on (its invocations died) is the S3 event itself.
+    return record if isinstance(record.get("Records"), list) else None
 
 
 def _keys(event: dict[str, object]) -> list[str]:

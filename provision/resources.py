@@ -146,13 +146,28 @@ def while_role_propagates(call: Callable[[], T], what: str) -> T:
     )
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `predicate` until it is true; raise TimeoutError naming `what` otherwise."""
+def wait_until(
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str,
+    progress: Callable[[], object] | None = None,
+) -> None:
+    """Poll `predicate` until it is true; raise TimeoutError naming `what` otherwise.
+
+    With `progress`, `timeout` is how long the work may go without advancing: the deadline
+    moves on each time `progress()` returns something new (a count of rows, of parts), so a
+    slow machine that keeps advancing gets its time and one that stopped fails as soon.
+    """
     deadline = time.monotonic() + timeout
+    reached = progress() if progress else None
     delay = 0.1
     while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        now = progress() if progress else None
+        if now != reached:
+            reached, deadline = now, time.monotonic() + timeout
+        elif time.monotonic() > deadline:
+            stalled = f" (stopped at {reached})" if progress else ""
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}{stalled}")
         time.sleep(delay)
         delay = min(delay * 2, 2)
 
@@ -206,23 +221,31 @@ def ensure_bucket(
         changes.record("updated", "bucket policy", name)
 
 
-def ensure_bucket_notification(aws: Aws, bucket: str, function_arn: str, changes: Changes) -> None:
-    """Every object created in `bucket` invokes the function."""
-    wanted = [
-        {
-            "Id": "load-inventory",
-            "LambdaFunctionArn": function_arn,
-            "Events": ["s3:ObjectCreated:*"],
-        }
-    ]
+def ensure_bucket_notification(
+    aws: Aws, bucket: str, target_arn: str, changes: Changes, via_queue: bool = False
+) -> None:
+    """Every object created in `bucket` invokes the function `target_arn`, or (`via_queue`)
+    is announced in the queue `target_arn`; any other notification is replaced."""
+    kind, arn_key = (
+        ("QueueConfigurations", "QueueArn")
+        if via_queue
+        else ("LambdaFunctionConfigurations", "LambdaFunctionArn")
+    )
+    wanted = {
+        kind: [{"Id": "load-inventory", arn_key: target_arn, "Events": ["s3:ObjectCreated:*"]}]
+    }
     current = aws.s3.get_bucket_notification_configuration(Bucket=bucket)
-    have = [
-        {key: config.get(key) for key in ("Id", "LambdaFunctionArn", "Events")}
-        for config in current.get("LambdaFunctionConfigurations", [])
-    ]
+    have = {
+        name: [
+            {key: config.get(key) for key in ("Id", arn_key, "Events")}
+            for config in current.get(name, [])
+        ]
+        for name in ("QueueConfigurations", "LambdaFunctionConfigurations", "TopicConfigurations")
+        if current.get(name)
+    }
     if have != wanted:
         aws.s3.put_bucket_notification_configuration(
-            Bucket=bucket, NotificationConfiguration={"LambdaFunctionConfigurations": wanted}
+            Bucket=bucket, NotificationConfiguration=wanted
         )
         changes.record("updated", "bucket notification", bucket)
 
@@ -582,6 +605,18 @@ def ensure_async_invoke_config(
         changes.record("updated", "async invoke config", function)
 
 
+def ensure_reserved_concurrency(aws: Aws, function: str, limit: int, changes: Changes) -> None:
+    """At most `limit` invocations of the function at once, reserved from the account's pool."""
+    current = aws.lambda_.get_function_concurrency(FunctionName=function).get(
+        "ReservedConcurrentExecutions"
+    )
+    if current != limit:
+        aws.lambda_.put_function_concurrency(
+            FunctionName=function, ReservedConcurrentExecutions=limit
+        )
+        changes.record("updated", "reserved concurrency", f"{function} = {limit}")
+
+
 def ensure_invoke_permission(
     aws: Aws, function: str, principal: str, source_arn: str, account: str, changes: Changes
 ) -> None:
@@ -642,25 +677,46 @@ class StreamMappingSpec:
 
 def ensure_stream_mapping(aws: Aws, spec: StreamMappingSpec, changes: Changes) -> str:
     """The stream drives the function with these settings; returns the mapping's UUID."""
+    return ensure_event_source_mapping(
+        aws,
+        spec.function,
+        spec.stream_arn,
+        spec.settings(),
+        "stream mapping",
+        changes,
+        # From the start of the stream: nothing written before the mapping is missed.
+        StartingPosition="TRIM_HORIZON",
+    )
+
+
+def ensure_event_source_mapping(
+    aws: Aws,
+    function: str,
+    source_arn: str,
+    wanted: dict[str, Any],
+    kind: str,
+    changes: Changes,
+    **on_create: Any,
+) -> str:
+    """`source_arn` (a stream, a queue) drives the function with the `wanted` settings;
+    `on_create` are given only when the mapping is made. Returns the mapping's UUID."""
     mappings = aws.lambda_.list_event_source_mappings(
-        FunctionName=spec.function, EventSourceArn=spec.stream_arn
+        FunctionName=function, EventSourceArn=source_arn
     )["EventSourceMappings"]
-    wanted = spec.settings()
     if not mappings:
-        # Lambda checks that the role may read the stream and send to the destination.
+        # Lambda checks that the role may read the source and send to the destination.
         created = while_role_propagates(
             lambda: aws.lambda_.create_event_source_mapping(
-                FunctionName=spec.function,
-                EventSourceArn=spec.stream_arn,
-                # From the start of the stream: nothing written before the mapping is missed.
-                StartingPosition="TRIM_HORIZON",
+                FunctionName=function,
+                EventSourceArn=source_arn,
                 Enabled=True,
+                **on_create,
                 **wanted,
             ),
-            f"function {spec.function}",
+            f"function {function}",
         )
         uuid = str(created["UUID"])
-        changes.record("created", "stream mapping", spec.function)
+        changes.record("created", kind, function)
     else:
         mapping = mappings[0]
         uuid = str(mapping["UUID"])
@@ -669,9 +725,9 @@ def ensure_stream_mapping(aws: Aws, spec: StreamMappingSpec, changes: Changes) -
             _wait_mapping_settled(aws, uuid)
             while_role_propagates(
                 lambda: aws.lambda_.update_event_source_mapping(UUID=uuid, **wanted),
-                f"function {spec.function}",
+                f"function {function}",
             )
-            changes.record("updated", "stream mapping", spec.function)
+            changes.record("updated", kind, function)
     _wait_mapping_settled(aws, uuid)
     return uuid
 

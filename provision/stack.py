@@ -29,8 +29,23 @@ class Settings:
     stream_batch_size: int = 2500
     stream_max_retries: int = 5
     stream_max_record_age_seconds: int = 3600
-    # S3 side: Lambda's asynchronous retries before the event goes to the failure queue.
+    # Upload side: S3 events wait in the uploads queue; the loader takes up to
+    # `loader_batch_size` of them an invocation, `loader_concurrency` invocations at once.
+    # A file that fails there gets Lambda's asynchronous retries (`load_max_retries`), then
+    # goes to the failure queue.
     load_max_retries: int = 2
+    # At most this many loader invocations at once take from the queue (the mapping's
+    # MaximumConcurrency); the function reserves one more (ReservedConcurrentExecutions) for a
+    # failed file's retries and replays, and can never run more than that. So
+    # a burst of uploads waits its turn in the queue instead of starting an invocation per
+    # file. On AWS the loader neither takes the account's shared pool (1,000) from the other
+    # functions nor floods the table's throughput; on a 2-core machine four workers keep both
+    # cores busy while the stream consumer and the emulator still get CPU. AWS's least for a
+    # queue's mapping is 2.
+    loader_concurrency: int = 4
+    # Ten: the most an SQS mapping takes without a batching window; a burst of 100-row files
+    # then costs one invocation per ten files.
+    loader_batch_size: int = 10
     # Dashboard: items at or below this count are marked low; `dashboard=False` skips it.
     low_stock_threshold: int = 5
     dashboard: bool = True
@@ -82,6 +97,10 @@ class Stack:
         return f"{self.name}-alerts"
 
     @property
+    def uploads_queue(self) -> str:
+        return f"{self.name}-uploads"
+
+    @property
     def load_failures_queue(self) -> str:
         return f"{self.name}-load-failures"
 
@@ -91,7 +110,12 @@ class Stack:
 
     @property
     def queues(self) -> tuple[str, ...]:
-        return (self.alerts_queue, self.load_failures_queue, self.alert_failures_queue)
+        return (
+            self.alerts_queue,
+            self.uploads_queue,
+            self.load_failures_queue,
+            self.alert_failures_queue,
+        )
 
     @property
     def load_function(self) -> str:

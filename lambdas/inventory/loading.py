@@ -1,17 +1,26 @@
-"""Loading one file: validate its records, spot duplicates, and account for every row.
+"""Loading one file as one snapshot: every row validated, the last row of each key the only one
+written, every line accounted for.
 
 Pure Python, no AWS: rows go to a `sink` callable (the DynamoDB writer in production, a list in
-tests), and the outcome becomes the report the uploader reads.
+tests), and the outcome becomes the report the uploader reads (inventory.report).
+
+A file states one state of its store. A (store, item) listed twice ends with its last row's
+count, and the table never holds the earlier row's count on the way, not even for a moment: a
+0 early and a 5 late must not alert. So a file is read twice. The first pass validates every
+record and remembers, for each key, the record that last names it; the second pass writes only
+those records. Both passes read the same bytes (the handler keeps a copy of the object), and a
+file loaded in several invocations ("parts") does both in each, so a part needs nothing from
+the one before but how far it got.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from inventory.cells import safe_fields
 from inventory.parsing import FileRejected, Record
 from inventory.validation import Rejection, StockRow, validate
 
@@ -21,71 +30,94 @@ MAX_LISTED_ROWS = 1000
 # How often (in records) a load that may have to stop part-way asks whether to.
 STOP_CHECK_INTERVAL = 1000
 
-# Characters that make a spreadsheet treat a cell as a formula (OWASP: CSV injection).
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A file still unfinished after this many invocations stops where it is, partially loaded.
+# AWS's recursive loop detection stops a chain of about 16 invocations of one function (each
+# part invokes the next); 12 leaves room for a reload of a newer snapshot and for retries.
+MAX_PARTS = 12
+
+# The shortest row a file can hold ("a,b,0" and a line end): a file of n bytes names at most
+# n / 6 keys, which caps the duplicate-key table whatever the file's shape.
+MIN_ROW_BYTES = 6
+
+
+class RefusedEvent(Exception):
+    """An event the loader will not act on: it claims what the file or the clock contradicts."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class SeenKeys:
-    """Remembers which (store, item) keys a file has had, and on which line, in 12 bytes a key.
+    """For each (store, item) key of a file, the index of the record that last named it, in
+    12 bytes a key.
 
-    A Python set of tuples would cost well over 100 bytes a key and grow with the file; this
-    open-addressing table keeps a 64-bit hash and a line number per slot. Two distinct keys
-    sharing a 64-bit hash (odds about 1 in 10^8 for a million keys) would only add a wrong
-    "duplicate" note to the report: both rows are still written.
+    A dict of tuples would cost well over 100 bytes a key; this open-addressing table keeps a
+    64-bit hash and a 32-bit record index per slot, and never grows beyond what a file of the
+    given size can fill. Two distinct keys sharing a 64-bit hash (odds about 1 in 10^7 for a
+    million keys) would be taken for one: only the later would be written.
     """
 
-    def __init__(self, capacity: int = 1024) -> None:
-        self._hashes, self._lines = _zeros("Q", capacity), _zeros("I", capacity)
-        self._mask = capacity - 1
+    _LOAD = 0.75  # grow past this share of slots filled: linear probing stays short
+
+    def __init__(self, capacity: int = 1024, most_keys: int = 2**32) -> None:
+        self._most = max(capacity, int(most_keys / self._LOAD) + 2)
+        self._hashes, self._indexes = _zeros("Q", capacity), _zeros("I", capacity)
         self._size = 0
 
     @classmethod
-    def for_file_of(cls, size_bytes: int) -> "SeenKeys":
-        """A table already big enough for a file of `size_bytes`, so it seldom has to grow.
+    def for_file_of(cls, size_bytes: int) -> SeenKeys:
+        """A table for a file of `size_bytes`: it starts small (rows are seldom the shortest)
+        and grows up to what the file's size allows, never beyond."""
+        most = max(1, size_bytes // MIN_ROW_BYTES)
+        return cls(min(1024 * 1024, max(1024, 2 * (size_bytes // 64))), most)
 
-        Rows take 25 bytes or more in practice; guessing one per 32 bytes errs small, so a file
-        of long rows does not reserve memory it never uses (the table still grows if needed).
-        """
-        capacity = 1024
-        while capacity <= 2 * (size_bytes // 32):
-            capacity *= 2
-        return cls(capacity)
-
-    def add(self, key: tuple[str, str], line: int) -> int | None:
-        """Record `key` as seen on `line`; return the line it was last seen on, if any."""
+    def add(self, key: tuple[str, str], index: int) -> int | None:
+        """Record `key` as last named by record `index`; return the index it had, if any."""
         fingerprint = (hash(key) & 0xFFFF_FFFF_FFFF_FFFF) or 1  # 0 marks an empty slot
-        hashes, mask = self._hashes, self._mask
-        slot = fingerprint & mask
-        current = hashes[slot]
-        while current:
-            if current == fingerprint:
-                previous = self._lines[slot]
-                self._lines[slot] = line
-                return previous
-            slot = (slot + 1) & mask
-            current = hashes[slot]
-        hashes[slot] = fingerprint
-        self._lines[slot] = line
-        self._size += 1
-        if self._size * 2 > mask:
+        slot = self._find(fingerprint)
+        if self._hashes[slot]:
+            previous = self._indexes[slot]
+            self._indexes[slot] = index
+            return previous
+        if self._size + 1 > len(self._hashes) * self._LOAD:
             self._grow()
+            slot = self._find(fingerprint)
+        if self._size + 2 > len(self._hashes):  # keep one slot empty, or a search never ends
+            raise FileRejected(
+                f"the file names more than {self._size:,} different items, more than a file of "
+                "its size can: split it"
+            )
+        self._hashes[slot], self._indexes[slot] = fingerprint, index
+        self._size += 1
         return None
+
+    def last(self, key: tuple[str, str]) -> int | None:
+        """The index of the record that last named `key`, or None if none did."""
+        fingerprint = (hash(key) & 0xFFFF_FFFF_FFFF_FFFF) or 1
+        slot = self._find(fingerprint)
+        return self._indexes[slot] if self._hashes[slot] else None
 
     def __len__(self) -> int:
         return self._size
 
+    def _find(self, fingerprint: int) -> int:
+        hashes, capacity = self._hashes, len(self._hashes)
+        slot = fingerprint % capacity
+        while (current := hashes[slot]) and current != fingerprint:
+            slot = (slot + 1) % capacity
+        return slot
+
     def _grow(self) -> None:
-        old_hashes, old_lines = self._hashes, self._lines
-        capacity = len(old_hashes) * 2
-        self._hashes, self._lines = _zeros("Q", capacity), _zeros("I", capacity)
-        self._mask = capacity - 1
-        for fingerprint, line in zip(old_hashes, old_lines, strict=True):
+        capacity = min(2 * len(self._hashes), self._most)
+        if capacity <= len(self._hashes):
+            return  # the file cannot name more keys than this table already holds
+        old_hashes, old_indexes = self._hashes, self._indexes
+        self._hashes, self._indexes = _zeros("Q", capacity), _zeros("I", capacity)
+        for fingerprint, index in zip(old_hashes, old_indexes, strict=True):
             if fingerprint:
-                slot = fingerprint & self._mask
-                while self._hashes[slot]:
-                    slot = (slot + 1) & self._mask
-                self._hashes[slot] = fingerprint
-                self._lines[slot] = line
+                slot = self._find(fingerprint)
+                self._hashes[slot], self._indexes[slot] = fingerprint, index
 
 
 def _zeros(typecode: str, length: int) -> array[int]:
@@ -96,12 +128,13 @@ def _zeros(typecode: str, length: int) -> array[int]:
 
 @dataclass(slots=True)
 class Duplicate:
-    """A row whose (store, item) appeared earlier in the same file; this later row wins."""
+    """A row whose (store, item) an earlier row of the same file named; the later row wins."""
 
     line: int
-    replaces_line: int
+    replaces_line: int | None
     store: str
     item: str
+    replaces_record: int = -1  # the earlier row's record index, until its line is known
 
 
 @dataclass
@@ -112,12 +145,31 @@ class LoadOutcome:
     rows_rejected: int = 0
     rows_duplicate: int = 0
     rows_superseded: int = 0
+    # Rows of a file that stopped after MAX_PARTS, at rows it never reached.
+    rows_not_reached: int = 0
+    blank_lines: int = 0
+    ignored: list[str] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
     file_error: FileRejected | None = None
-    # Set when reading stopped early on request: the records up to this one were passed on,
-    # the rest were not read. Counts then cover only the records read so far.
+    records_total: int = 0
+    # Set when writing stopped early on request: the records before this one were written,
+    # the rest were not; `stopped_at_line` is the line of the first record not written.
     stopped_after: int | None = None
+    stopped_at_line: int | None = None
+    rows_written: int = 0
+
+    @property
+    def lines_read(self) -> int:
+        """The data lines of the file: every one is loaded, rejected, superseded, a duplicate
+        of a later row, or (a file cut short after MAX_PARTS) not reached."""
+        return (
+            self.rows_loaded
+            + self.rows_rejected
+            + self.rows_superseded
+            + self.rows_duplicate
+            + self.rows_not_reached
+        )
 
     def supersede(self, rows: int) -> None:
         """`rows` of the loaded keys were not written: the table has them from a newer file."""
@@ -145,141 +197,157 @@ class Continuation:
     part: int = 1
     records_done: int = 0
     rows_superseded: int = 0
+    rows_written: int = 0
 
     @classmethod
     def of(cls, record: dict[str, Any]) -> Continuation:
-        """The continuation an S3 event record carries; a plain S3 record starts at part 1."""
+        """The continuation an S3 event record carries; a plain S3 record starts at part 1.
+
+        Raises:
+            RefusedEvent: the continuation is not one this loader could have written.
+        """
         carried = record.get(cls.EVENT_FIELD) or {}
-        return cls(
-            part=int(carried.get("part", 1)),
-            records_done=int(carried.get("recordsDone", 0)),
-            rows_superseded=int(carried.get("rowsSuperseded", 0)),
-        )
+        try:
+            continuation = cls(
+                part=int(carried.get("part", 1)),
+                records_done=int(carried.get("recordsDone", 0)),
+                rows_superseded=int(carried.get("rowsSuperseded", 0)),
+                rows_written=int(carried.get("rowsWritten", 0)),
+            )
+        except (TypeError, ValueError):
+            raise RefusedEvent(f"the continuation {carried!r:.200} is not well formed") from None
+        if (
+            not 1 <= continuation.part <= MAX_PARTS
+            or min(
+                continuation.records_done, continuation.rows_superseded, continuation.rows_written
+            )
+            < 0
+        ):
+            raise RefusedEvent(f"the continuation {carried!r:.200} is out of range")
+        return continuation
+
+    @property
+    def is_last_allowed(self) -> bool:
+        return self.part >= MAX_PARTS
 
     def next_part(self, record: dict[str, Any], outcome: LoadOutcome) -> dict[str, Any]:
         """`record`, asking for the part after the one that ended with `outcome`."""
         if outcome.stopped_after is None or outcome.stopped_after <= self.records_done:
-            raise ValueError("a part that read nothing new has no next part")
+            raise ValueError("a part that wrote nothing new has no next part")
+        if self.is_last_allowed:
+            raise ValueError(f"a file has at most {MAX_PARTS} parts")
         carried = {
             "part": self.part + 1,
             "recordsDone": outcome.stopped_after,
             "rowsSuperseded": outcome.rows_superseded,
+            "rowsWritten": self.rows_written + outcome.rows_written,
         }
         return {**record, self.EVENT_FIELD: carried}
 
+    def give_up(self, outcome: LoadOutcome, timeout_note: str) -> None:
+        """End a file that is still unfinished after the last part it may have: what was
+        written stays, the rest is counted as not reached and the report says why."""
+        written = self.rows_written + outcome.rows_written
+        outcome.rows_not_reached = outcome.rows_loaded + outcome.rows_superseded - written
+        outcome.rows_loaded = written - outcome.rows_superseded
+        outcome.file_error = FileRejected(
+            f"the file did not finish loading in {MAX_PARTS} invocations ({timeout_note}); "
+            f"rows from this line on were not loaded: split the file into smaller ones",
+            outcome.stopped_at_line,
+        )
+        outcome.stopped_after = None
+
 
 def load_records(
-    records: Iterable[Record],
+    open_records: Callable[[], Iterable[Record]],
     sink: Callable[[StockRow], None],
     size_bytes: int = 0,
     *,
     skip: int = 0,
     stop: Callable[[], bool] = lambda: False,
     check_every: int = STOP_CHECK_INTERVAL,
-    rewrite: Callable[[StockRow], None] | None = None,
 ) -> LoadOutcome:
-    """Validate `records` and pass each valid row to `sink`, in file order.
+    """Load the records `open_records()` yields (it is called twice, once a pass), passing to
+    `sink` the last valid row of each key, in file order.
 
-    A later row for the same (store, item) is passed on too, so the last one wins wherever the
-    sink stores rows in order. A `FileRejected` raised while reading ends the file: the rows
-    already passed on stay loaded, and the outcome says where reading stopped. `size_bytes`,
-    the file's size, only sizes the duplicate-key table up front.
+    A `FileRejected` raised while reading ends the file: the rows before it still load, and the
+    outcome says where reading stopped. `size_bytes`, the file's size, bounds the duplicate-key
+    table. A file too large for one invocation is written in parts: from record `skip` on,
+    `stop` is asked every `check_every` records, and when it says so, writing stops and
+    `stopped_after` tells the next part where to start. The outcome always counts the whole
+    file.
 
-    A file too large for one invocation is loaded in parts. `stop` is asked every
-    `check_every` records; when it says so, reading stops and `stopped_after` tells the
-    next part how many records to `skip`. Skipped records are still validated and counted
-    (reading is far faster than writing), so duplicates across parts are found and the last
-    part's outcome covers the whole file; only their rows are not passed on again. A row
-    repeating a key that a skipped record had goes to `rewrite` (default: `sink`).
+    Raises:
+        RefusedEvent: `skip` is beyond the file's last record (not a continuation of it).
     """
     outcome = LoadOutcome()
     seen = SeenKeys.for_file_of(size_bytes)
-    rewrite = rewrite or sink
-    first_unskipped_line = None
+    _survey(open_records(), seen, outcome)
+    if skip > outcome.records_total:
+        raise RefusedEvent(
+            f"the event continues after record {skip:,}, but the file has "
+            f"{outcome.records_total:,} records"
+        )
+    outcome.rows_loaded = len(seen)
+    _write_last_rows(open_records(), seen, outcome, sink, skip, stop, check_every)
+    return outcome
+
+
+def _survey(records: Iterable[Record], seen: SeenKeys, outcome: LoadOutcome) -> None:
+    """Pass 1: validate every record, count it, and note the last record of each key."""
+    index = 0
     try:
-        for done, record in enumerate(records):
-            # Checked before a record, so a file never stops with nothing left to read.
-            if done > skip and not done % check_every and stop():
-                outcome.stopped_after = done
-                break
+        for index, record in enumerate(records, 1):
             result = validate(record)
             if isinstance(result, Rejection):
-                outcome.rows_rejected += 1
+                outcome.rows_rejected += record.lines
                 if len(outcome.rejections) < MAX_LISTED_ROWS:
-                    outcome.rejections.append(result)
+                    outcome.rejections.append(
+                        replace(
+                            result, fields=safe_fields(result.fields), last_line=record.last_line
+                        )
+                    )
                 continue
-            replaced = seen.add((result.store, result.item), result.line)
+            replaced = seen.add((result.store, result.item), index - 1)
             if replaced is not None:
                 outcome.rows_duplicate += 1
                 if len(outcome.duplicates) < MAX_LISTED_ROWS:
                     outcome.duplicates.append(
-                        Duplicate(result.line, replaced, result.store, result.item)
+                        Duplicate(result.line, None, result.store, result.item, replaced)
                     )
-            if done < skip:
-                continue
-            if first_unskipped_line is None:
-                first_unskipped_line = result.line
-            if replaced is not None and replaced < first_unskipped_line:
-                rewrite(result)
-            else:
-                sink(result)
     except FileRejected as error:
         outcome.file_error = error
-    outcome.rows_loaded = len(seen)
-    return outcome
+    outcome.records_total = index
+    outcome.blank_lines = getattr(records, "blank_lines", 0)
+    outcome.ignored = list(getattr(records, "ignored_columns", []))
 
 
-def build_report(outcome: LoadOutcome, source: dict[str, Any]) -> dict[str, Any]:
-    """The report the uploader reads: counts, every problem with its line, nothing hidden.
-
-    Text that came from the file is neutralised so the report is safe to open in a spreadsheet.
-    """
-    error = outcome.file_error
-    return {
-        "source": source,
-        "status": outcome.status,
-        "rows_loaded": outcome.rows_loaded,
-        "rows_rejected": outcome.rows_rejected,
-        "rows_duplicate": outcome.rows_duplicate,
-        "rows_superseded": outcome.rows_superseded,
-        "file_error": None if error is None else {"reason": error.reason, "line": error.line},
-        "rejected_rows": [
-            {"line": r.line, "reason": r.reason, "row": _safe_fields(r.fields)}
-            for r in outcome.rejections
-        ],
-        "duplicate_rows": [
-            {
-                "line": d.line,
-                "replaces_line": d.replaces_line,
-                "store": safe_cell(d.store),
-                "item": safe_cell(d.item),
-            }
-            for d in outcome.duplicates
-        ],
-        "listed_rows_limit": MAX_LISTED_ROWS,
-    }
-
-
-def snapshot_time(event_time: str | None, last_modified: datetime) -> str:
-    """When a file's snapshot was taken: S3's event time (to the millisecond), else the
-    object's Last-Modified; in one UTC format, so that text order is time order."""
-    moment = last_modified
-    if event_time:
-        moment = datetime.fromisoformat(event_time.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)  # S3 speaks UTC; never the container's zone
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def safe_cell(value: Any) -> Any:
-    """Prefix text a spreadsheet would run as a formula with an apostrophe; keep other values."""
-    if isinstance(value, str):
-        if len(value) > 200:
-            value = value[:200] + "…"
-        if value.startswith(_FORMULA_PREFIXES):
-            return "'" + value
-    return value
-
-
-def _safe_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    return {safe_cell(str(key)[:100]): safe_cell(value) for key, value in list(fields.items())[:10]}
+def _write_last_rows(
+    records: Iterable[Record],
+    seen: SeenKeys,
+    outcome: LoadOutcome,
+    sink: Callable[[StockRow], None],
+    skip: int,
+    stop: Callable[[], bool],
+    check_every: int,
+) -> None:
+    """Pass 2: from record `skip` on, write each valid row that is its key's last."""
+    # Each record is replaced by at most one later row (the next to name its key), so the
+    # listed duplicates map one to one onto the records whose lines they name.
+    waiting = {d.replaces_record: d for d in outcome.duplicates}
+    try:
+        for index, record in enumerate(records):
+            if waiting and (duplicate := waiting.pop(index, None)) is not None:
+                duplicate.replaces_line = record.line
+            if index < skip:
+                continue
+            # Checked before a record, so a part never stops before writing anything.
+            if index > skip and not (index - skip) % check_every and stop():
+                outcome.stopped_after, outcome.stopped_at_line = index, record.line
+                return
+            result = validate(record)
+            if isinstance(result, StockRow) and seen.last((result.store, result.item)) == index:
+                sink(result)
+                outcome.rows_written += 1
+    except FileRejected:
+        pass  # the first pass met the same error at the same record, and counted it

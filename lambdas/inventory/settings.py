@@ -34,6 +34,11 @@ def reports_bucket() -> str:
     return required("REPORTS_BUCKET")
 
 
+def uploads_queue_url() -> str | None:
+    """The queue S3 announces uploads in, where the loader also queues its own work."""
+    return os.environ.get("UPLOADS_QUEUE_URL") or None
+
+
 def topic_arn() -> str:
     return required("TOPIC_ARN")
 

@@ -15,7 +15,7 @@ DEFAULT_LOW_STOCK_THRESHOLD = 5  # provision.stack.Settings.low_stock_threshold'
 
 
 def stock_level(count: int, threshold: int) -> str | None:
-    """"out" at 0, "low" above 0 and at or below `threshold`, None (in stock) above it."""
+    """Return "out" at 0, "low" above 0 and at or below `threshold`, None (in stock) above it."""
     if count == 0:
         return OUT
     if count <= threshold:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus
@@ -15,16 +16,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from inventory import settings
 from inventory.adapters.clients import client
 from inventory.adapters.files import FileStore, StoredFile
-from inventory.adapters.redrive import Loader
+from inventory.adapters.redrive import Loader, s3_records
 from inventory.adapters.table import Snapshot, StockTable
-from inventory.loading import (
-    Continuation,
-    LoadOutcome,
-    build_report,
-    load_records,
-    snapshot_time,
-)
-from inventory.parsing import FileRejected, read_records
+from inventory.loading import Continuation, LoadOutcome, RefusedEvent, load_records
+from inventory.parsing import FileRejected, declared_charset, read_records, text_size
+from inventory.report import build_report
+from inventory.snapshots import snapshot_time, too_far_ahead
 
 logger = Logger(service="inventory")
 metrics = Metrics(namespace="Inventory", service="inventory")
@@ -42,12 +39,13 @@ class TimeBudget:
 
     stop_reading_at: float
     write_deadline: float
+    seconds: float  # what the invocation had when it started
 
     @classmethod
     def of(cls, context: LambdaContext) -> TimeBudget:
         remaining = context.get_remaining_time_in_millis() / 1000
         write_deadline = time.monotonic() + remaining - _margin(remaining, _FINISH_MARGIN)
-        return cls(write_deadline - _margin(remaining, _FLUSH_MARGIN), write_deadline)
+        return cls(write_deadline - _margin(remaining, _FLUSH_MARGIN), write_deadline, remaining)
 
     def reading_is_over(self) -> bool:
         return time.monotonic() >= self.stop_reading_at
@@ -65,7 +63,10 @@ def file_store() -> FileStore:
 
 @cache
 def loader() -> Loader:
-    return Loader(client("lambda"), settings.function_name())
+    queue = settings.uploads_queue_url()
+    return Loader(
+        client("lambda"), settings.function_name(), (client("sqs"), queue) if queue else None
+    )
 
 
 @cache
@@ -81,18 +82,25 @@ def stock_table() -> StockTable:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Load every object the event names. A write failure raises, so Lambda retries the event.
+    """Load every object the event names (S3's, or the uploads queue's). A write failure
+    raises, so Lambda retries the event; from the queue, the failed file is retried alone.
 
     A file that does not fit in what is left of the invocation is loaded in parts: the rest of
     it, and the event's later records, go to a new invocation of this function.
     """
     budget = TimeBudget.of(context)
-    records = event.get("Records", [])
+    records, queued = s3_records(event)
     reports = []
     for index, record in enumerate(records):
         started = time.monotonic()
         try:
             summary, next_part = load_file(record, budget)
+        except RefusedEvent as refused:
+            # Not retried: the event itself is wrong, and a retry would be refused again.
+            bucket, key = _location(record)
+            summary, next_part = {"file": f"s3://{bucket}/{key}", "status": "refused"}, None
+            logger.error("inventory event refused", extra={**summary, "reason": refused.reason})
+            metrics.add_metric(name="EventsRefused", unit=MetricUnit.Count, value=1)
         except Exception:
             # The invocation fails and Lambda retries it; this line says which file and why.
             bucket, key = _location(record)
@@ -100,7 +108,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 "inventory file failed",
                 extra={"file": f"s3://{bucket}/{key}", "duration_ms": _since(started)},
             )
-            raise
+            if not queued:
+                raise
+            # From the queue, the file alone gets Lambda's retries, then the failure queue.
+            loader().retry_alone(record)
+            continue
         reports.append(summary)
         if next_part is not None:
             loader().load_later([next_part, *records[index + 1 :]])
@@ -124,25 +136,29 @@ def load_file(
 
     Returns a summary and, when the file was not finished, the event record asking for its
     next part. The report is written when the last part ends.
+
+    Raises:
+        RefusedEvent: the event claims a snapshot time far ahead of the clock, or a
+            continuation the file contradicts.
     """
     started = time.monotonic()
     continuation = Continuation.of(record)
     bucket, key = _location(record)
+    version_id = record["s3"]["object"].get("versionId")
     # With versioning, the event names the exact version: a late event reads its own file.
-    stored = file_store().open(bucket, key, record["s3"]["object"].get("versionId"))
-    source: dict[str, Any] = {"uri": f"s3://{bucket}/{key}"}
+    stored = file_store().open(bucket, key, version_id, settings.max_file_bytes())
+    snapshot = _snapshot_of(record, stored)
+    source: dict[str, Any] = stored.describe() if stored else {"uri": snapshot.uri}
+    source |= {"snapshot_at": snapshot.taken_at, "order": snapshot.order}
+    if snapshot.sequencer:
+        source["sequencer"] = snapshot.sequencer
     if stored is None:
         outcome = LoadOutcome(file_error=FileRejected("the file was deleted before it was read"))
     else:
-        source = stored.describe()
-        snapshot = Snapshot(
-            bucket=bucket,
-            key=key,
-            version_id=stored.version_id,
-            taken_at=snapshot_time(record.get("eventTime"), stored.last_modified),
-        )
-        source["snapshot_at"] = snapshot.taken_at
-        outcome = _load(stored, snapshot, budget, continuation)
+        try:
+            outcome = _load(stored, snapshot, budget, continuation)
+        finally:
+            stored.close()
     summary = {
         "file": source["uri"],
         "part": continuation.part,
@@ -153,15 +169,18 @@ def load_file(
         "rows_superseded": outcome.rows_superseded,
         "duration_ms": _since(started),
     }
+    if outcome.stopped_after is not None and continuation.is_last_allowed:
+        continuation.give_up(outcome, f"of up to {budget.seconds:.0f} s each")
+        summary |= {"status": outcome.status, "rows_loaded": outcome.rows_loaded}
     if outcome.stopped_after is not None:
-        # Counts so far; the last part's report and metrics cover the whole file.
-        summary |= {"status": "continued", "records_read": outcome.stopped_after}
+        # The last part's report and metrics cover the whole file.
+        summary |= {"status": "continued", "records_done": outcome.stopped_after}
         logger.info("inventory file continues in a new invocation", extra=summary)
         metrics.add_metric(name="FileParts", unit=MetricUnit.Count, value=1)
         return summary, continuation.next_part(record, outcome)
     report = build_report(outcome, source)
     summary |= {
-        "report": file_store().write_report(key, report),
+        "report": file_store().write_report(key, snapshot.version_id, snapshot.order, report),
         "file_error": report["file_error"],
     }
     logger.info("inventory file processed", extra=summary)
@@ -172,12 +191,33 @@ def load_file(
     return summary, None
 
 
+def _snapshot_of(record: dict[str, Any], stored: StoredFile | None) -> Snapshot:
+    """The snapshot an event record names: its file, its time and its place in S3's order.
+
+    Raises:
+        RefusedEvent: the event's time is further ahead of the clock than any skew explains.
+    """
+    bucket, key = _location(record)
+    s3_object = record["s3"]["object"]
+    snapshot = Snapshot(
+        bucket=bucket,
+        key=key,
+        version_id=stored.version_id if stored else s3_object.get("versionId"),
+        taken_at=snapshot_time(
+            record.get("eventTime"), stored.last_modified if stored else datetime.now(UTC)
+        ),
+        sequencer=s3_object.get("sequencer"),
+    )
+    if too_far_ahead(snapshot.taken_at, datetime.now(UTC)):
+        raise RefusedEvent(f"the snapshot time {snapshot.taken_at} is ahead of the clock")
+    return snapshot
+
+
 def _load(
     stored: StoredFile, snapshot: Snapshot, budget: TimeBudget, continuation: Continuation
 ) -> LoadOutcome:
     limit = settings.max_file_bytes()
     if stored.size > limit:
-        stored.body.close()
         return LoadOutcome(
             file_error=FileRejected(
                 f"the file is {stored.size:,} bytes; the limit is {limit:,} bytes: split it"
@@ -185,14 +225,14 @@ def _load(
         )
     with stock_table().batch_writer(snapshot, budget.write_deadline) as writer:
         outcome = load_records(
-            read_records(stored.body, stored.key),
+            lambda: read_records(
+                stored.reopen(), stored.key, declared_charset(stored.content_type, stored.metadata)
+            ),
             writer.put,
-            stored.size,
+            text_size(stored.reopen(), stored.key, stored.size),
             skip=continuation.records_done,
             stop=budget.reading_is_over,
-            rewrite=writer.rewrite,
         )
-    stored.body.close()
     outcome.supersede(continuation.rows_superseded + writer.superseded)
     for newer in writer.overtaken:
         # It claimed a store while this file was still writing it: load it again so its rows

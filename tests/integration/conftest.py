@@ -30,7 +30,7 @@ from provision.emulator import (
 )
 from provision.resources import Aws
 from provision.stack import Settings
-from tests.integration.support import AlertInbox, Pipeline
+from tests.integration.support import PATIENCE, AlertInbox, Pipeline
 
 LOCALSTACK_IMAGE = "localstack/localstack:4.14.0"
 EMULATOR_CREDENTIALS = {
@@ -90,7 +90,7 @@ def _ministack() -> Iterator[str]:
     ministack = MiniStack(free_port(), workdir, enforce_iam_from_environment())
     process = ministack.spawn()
     try:
-        wait_healthy(ministack.endpoint, 60, process, ministack.log)
+        wait_healthy(ministack.endpoint, PATIENCE, process, ministack.log)
         yield ministack.endpoint
     finally:
         stop_process(process.pid)

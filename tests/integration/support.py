@@ -16,7 +16,12 @@ from typing import Any, NoReturn
 import pytest
 
 from provision.resources import Aws
-from provision.uploads import upload_and_wait_for_report
+from provision.uploads import REPORT_TIMEOUT, upload_and_wait_for_report
+
+# How long one step of a test's work (a file's load, its alerts, a retry) may take: sized for
+# a machine four times slower than a good day, and under load. A wait that ends as soon as
+# its condition holds costs nothing for being generous.
+PATIENCE = REPORT_TIMEOUT
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -96,11 +101,13 @@ class Pipeline:
     outputs: dict[str, Any]
     inbox: AlertInbox
 
-    def upload(self, key: str, body: bytes) -> dict[str, Any]:
+    def upload(
+        self, key: str, body: bytes, declared: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Upload a file and return its report, once the loader has written it."""
-        return upload_and_wait_for_report(self.aws, self.outputs, key, body)
+        return upload_and_wait_for_report(self.aws, self.outputs, key, body, declared=declared)
 
-    def alerts_after_settling(self, store: str, timeout: float = 60) -> list[dict[str, Any]]:
+    def alerts_after_settling(self, store: str, timeout: float = PATIENCE) -> list[dict[str, Any]]:
         """All alerts for `store` so far, once every earlier change has gone through the stream.
 
         A barrier: a marker item of the same store is set to 0 after everything else; the

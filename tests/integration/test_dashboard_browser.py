@@ -31,8 +31,9 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 PASSWORD = "Browser-Test-Passw0rd"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-# Long enough for a refresh cycle (5 s) and a load; conditions, not sleeps.
-WAIT_MS = 20_000
+# Long enough for a refresh cycle (5 s) and a load on a machine four times slower than a good
+# day; conditions, not sleeps, so a generous deadline costs nothing when the page is quick.
+WAIT_MS = 60_000
 # As in site/app.js: where the page keeps its session, and how long before expiry it renews.
 SESSION_KEY = "inventory-dashboard-session"
 REFRESH_MARGIN_MS = 60_000

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from inventory.report import report_key_for
 from provision import __main__ as cli
 from provision import deploy, policies
 from provision.emulator import enforce_iam_from_environment
@@ -28,8 +29,9 @@ from provision.resources import (
     wait_until,
 )
 from provision.stack import Settings, Stack
-from provision.uploads import s3_event, upload_and_wait_for_report
-from tests.integration.support import AlertInbox, Pipeline, invoke, is_ministack
+from provision.uploads import read_report, s3_event, upload_and_wait_for_report
+from tests.integration.support import PATIENCE, AlertInbox, Pipeline, invoke, is_ministack
+from tests.unit.workbooks import cell, row, sheet_xml, xlsx
 
 # The stacks tests break on purpose need no dashboard.
 ISOLATED = Settings(dashboard=False)
@@ -61,12 +63,21 @@ def _queue_depth(aws: Aws, url: str) -> int:
     return sum(int(value) for value in attributes.values())
 
 
+def _count_logged(aws: Aws, function: str, text: str) -> int:
+    """How many of the function's log lines so far contain `text`."""
+
+    def lines() -> list[dict[str, Any]]:
+        pages = aws.logs.get_paginator("filter_log_events").paginate(
+            logGroupName=f"/aws/lambda/{function}"
+        )
+        return [event for page in pages for event in page["events"]]
+
+    events = ignore_missing(lines, "ResourceNotFoundException")
+    return sum(text in event["message"] for event in events or [])
+
+
 def _logged(aws: Aws, function: str, text: str) -> bool:
-    events = ignore_missing(
-        lambda: aws.logs.filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"],
-        "ResourceNotFoundException",
-    )
-    return any(text in event["message"] for event in events or [])
+    return _count_logged(aws, function, text) > 0
 
 
 # ---------------------------------------------------------------- delivery and retries
@@ -80,12 +91,7 @@ def test_the_same_s3_event_delivered_three_times_changes_nothing(pipeline, aws: 
     table_after_one = _items(pipeline, store)
 
     # when S3 delivers the same event twice more
-    event = s3_event(
-        pipeline.outputs["uploads_bucket"],
-        key,
-        report["source"]["snapshot_at"].replace("+00:00", "Z"),
-        report["source"]["version_id"],
-    )
+    event = s3_event(pipeline.outputs["uploads_bucket"], key, report["source"])
     for _ in range(2):
         invoke(aws, pipeline.outputs["functions"]["load_inventory"], event)
 
@@ -158,7 +164,7 @@ def test_a_failed_load_lands_in_the_failure_queue_and_replays(isolated, aws: Aws
         )
 
         # then after Lambda's retries the event waits in the failure queue, nothing loaded
-        wait_until(lambda: _queue_depth(aws, failures) == 1, 120, "the failed event")
+        wait_until(lambda: _queue_depth(aws, failures) == 1, PATIENCE, "the failed event")
         assert _items(pipeline, store) == []
     finally:
         deploy.up(aws, stack, ISOLATED)  # provisioning makes the table again
@@ -170,7 +176,7 @@ def test_a_failed_load_lands_in_the_failure_queue_and_replays(isolated, aws: Aws
     # then the file loads, gets its report and alerts, and the queue is empty
     assert replayed == 0
     assert f"replayed {store}/late.csv" in capsys.readouterr().err
-    wait_until(lambda: len(_items(pipeline, store)) == 1, 60, "the replayed rows")
+    wait_until(lambda: len(_items(pipeline, store)) == 1, PATIENCE, "the replayed rows")
     assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Kept"]
     assert _queue_depth(aws, failures) == 0
 
@@ -194,7 +200,7 @@ def test_alerts_are_retried_while_the_topic_is_gone_and_arrive_once_it_is_back(
     pipeline.upload(f"{store}/out.csv", _csv(store, ("Gone", 0)))
     wait_until(
         lambda: _logged(aws, stack.check_function, "publishing alerts failed"),
-        60,
+        PATIENCE,
         "check_stock to fail publishing",
     )
 
@@ -215,7 +221,9 @@ def test_records_that_exhaust_their_retries_land_in_the_failure_queue(fragile, a
         pipeline.upload(f"{store}/out.csv", _csv(store, ("Never", 0)))
 
         # then the batch's description lands in the stream's failure queue
-        wait_until(lambda: _queue_depth(aws, failures) >= 1, 180, "the exhausted batch")
+        # the records' 60 s of age, then Lambda's last try
+        age = FRAGILE.stream_max_record_age_seconds
+        wait_until(lambda: _queue_depth(aws, failures) >= 1, age + PATIENCE, "the exhausted batch")
         [message] = aws.sqs.receive_message(QueueUrl=failures, WaitTimeSeconds=1)["Messages"]
         assert stack.table in message["Body"]
     finally:
@@ -247,12 +255,11 @@ def test_a_hundred_files_from_fifty_stores_at_once_lose_nothing_and_alert_exactl
             )
         )
 
-    # then every row is in the table
-    wait_until(
-        lambda: sum(len(_items(pipeline, store)) for store in stores) == 1000,
-        180,
-        "all 1000 rows",
-    )
+    # then every row is in the table (waiting while rows keep arriving)
+    def rows() -> int:
+        return sum(len(_items(pipeline, store)) for store in stores)
+
+    wait_until(lambda: rows() == 1000, PATIENCE, "all 1000 rows", progress=rows)
     # and, once a barrier has passed every store, exactly one alert per item that went to 0
     markers = {store: f"zz-barrier-{uuid.uuid4().hex[:6]}" for store in stores}
     barriers = "".join(f"{store},{marker},0\n" for store, marker in markers.items())
@@ -263,7 +270,7 @@ def test_a_hundred_files_from_fifty_stores_at_once_lose_nothing_and_alert_exactl
             any(a["item"] == marker for a in inbox.for_store(store))
             for store, marker in markers.items()
         ),
-        180,
+        PATIENCE,
         "the barrier alerts of all 50 stores",
     )
     alerts = [
@@ -276,6 +283,9 @@ def test_a_hundred_files_from_fifty_stores_at_once_lose_nothing_and_alert_exactl
         (store, f"p{part}-i{i}") for store in stores for part in (1, 2) for i in (0, 5)
     )
     assert sorted(alerts) == expected
+    # and no file was given up on: none throttled into the failure queue, none left waiting
+    assert _queue_depth(pipeline.aws, pipeline.outputs["load_failures_queue_url"]) == 0
+    assert _queue_depth(pipeline.aws, pipeline.outputs["uploads_queue_url"]) == 0
 
 
 def test_a_late_older_snapshot_never_overwrites_a_newer_one(pipeline, aws: Aws, store):
@@ -286,12 +296,7 @@ def test_a_late_older_snapshot_never_overwrites_a_newer_one(pipeline, aws: Aws, 
     assert older["source"]["snapshot_at"] < newer["source"]["snapshot_at"]
 
     # when the older snapshot's event is processed again, late (S3 does not promise order)
-    event = s3_event(
-        bucket,
-        f"{store}/monday.csv",
-        older["source"]["snapshot_at"].replace("+00:00", "Z"),
-        older["source"]["version_id"],
-    )
+    event = s3_event(bucket, f"{store}/monday.csv", older["source"])
     [summary] = invoke(aws, pipeline.outputs["functions"]["load_inventory"], event)["reports"]
 
     # then rows the newer snapshot has keep its values, and the report says so
@@ -302,6 +307,33 @@ def test_a_late_older_snapshot_never_overwrites_a_newer_one(pipeline, aws: Aws, 
     assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Echo"]
 
 
+def test_an_older_version_delivered_late_never_takes_the_newer_versions_report(
+    pipeline, aws: Aws, store
+):
+    # given two versions of one upload key, each loaded with its report
+    key = f"{store}/stock.csv"
+    older = pipeline.upload(key, _csv(store, ("Echo", 0)))
+    newer = pipeline.upload(key, _csv(store, ("Echo", 9)))
+    assert older["source"]["version_id"] != newer["source"]["version_id"]
+
+    # when the older version's event is delivered again, late
+    event = s3_event(pipeline.outputs["uploads_bucket"], key, older["source"])
+    [summary] = invoke(aws, pipeline.outputs["functions"]["load_inventory"], event)["reports"]
+
+    # then the report at the upload's key is still the newer version's (S3's conditional
+    # writes on the emulator), the late one has its version's own key, and the row stays 9
+    reports = pipeline.outputs["reports_bucket"]
+    assert read_report(aws, reports, key)["source"]["version_id"] == newer["source"]["version_id"]
+    own_key = report_key_for(key, older["source"]["version_id"])
+    assert summary["report"] == f"s3://{reports}/{own_key}"
+    late = json.loads(aws.s3.get_object(Bucket=reports, Key=own_key)["Body"].read())
+    assert (late["source"]["version_id"], late["rows_superseded"]) == (
+        older["source"]["version_id"],
+        1,
+    )
+    assert pipeline.item(store, "Echo")["count"] == {"N": "9"}
+
+
 # ---------------------------------------------------------------- hostile input
 
 
@@ -310,8 +342,8 @@ HOSTILE_FILES = [
     ("empty.csv", b"", "rejected", "empty"),
     ("header-only.csv", b"store,item,count\n", "rejected", "no data rows"),
     ("no-header.csv", b"Berlin,Echo,1\n", "rejected", "header"),
-    ("semicolons.csv", b"store;item;count\nB;x;1\n", "rejected", "header"),
-    ("utf16.csv", "store,item,count\nB,x,1\n".encode("utf-16"), "rejected", "UTF-16"),
+    ("pipes.csv", b"store|item|count\nB|x|1\n", "rejected", "header"),
+    ("utf32.csv", "store,item,count\nB,x,1\n".encode("utf-32"), "rejected", "UTF-32"),
     ("latin1.csv", "store,item,count\nB,caf\xe9,1\n".encode("latin-1"), "rejected", "UTF-8"),
     ("nul.csv", b"store,item,count\nB,a\x00b,1\n", "rejected", "NUL"),
     ("gzipped.csv", gzip.compress(b"store,item,count\nB,x,1\n", mtime=0), "rejected", "gzip"),
@@ -335,6 +367,64 @@ HOSTILE_FILES = [
     ),
     ("notes.txt", b"hello", "rejected", "unsupported file type"),
 ]
+
+
+SPREADSHEET_EXPORTS = [
+    ("semicolons.csv", "Store;Item;Count\r\n{s};Café;0\r\n{s};Tap;5\r\n", "utf-8", None),
+    ("excel-mac.csv", "store,item,count\r{s},Café,0\r{s},Tap,5\r", "utf-8-sig", None),
+    ("unicode.txt.tsv", "store\titem\tcount\n{s}\tCafé\t0\n{s}\tTap\t5\n", "utf-16", None),
+    (
+        "erp.csv",
+        "SKU,Description,Qty,Location,Price\nCafé,x,0,{s},1.5\nTap,y,5,{s},2\n",
+        "windows-1252",
+        {"ContentType": "text/csv; charset=windows-1252"},
+    ),
+    (
+        "meta.csv",
+        "product;quantity;shop\nCafé;0;{s}\nTap;5;{s}\n",
+        "iso-8859-1",
+        {"Metadata": {"charset": "iso-8859-1"}},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "encoding", "declared"),
+    SPREADSHEET_EXPORTS,
+    ids=[e[0] for e in SPREADSHEET_EXPORTS],
+)
+def test_what_spreadsheets_export_loads_as_the_store_meant_it(
+    pipeline, store, name, text, encoding, declared
+):
+    # given / when an export in a dialect a spreadsheet or an ERP writes
+    report = pipeline.upload(f"{store}/{name}", text.format(s=store).encode(encoding), declared)
+
+    # then both rows load, the accented name intact, and the alert goes out for it
+    assert (report["status"], report["rows_loaded"], report["lines_read"]) == ("loaded", 2, 2)
+    assert pipeline.item(store, "Café")["count"] == {"N": "0"}
+    assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Café"]
+
+
+def test_the_first_sheet_of_an_xlsx_workbook_loads(pipeline, store):
+    # given a workbook whose first sheet lists stock under common aliases, with a price column
+    body = "".join(
+        row(n, *(cell(f"{c}{n}", v) for c, v in zip("ABCD", values, strict=True)))
+        for n, values in [
+            (1, ("Shop", "Product", "Stock", "Price")),
+            (2, (store, "Echo", 0, 19.5)),
+            (4, (store, "Tap", 7, 3)),
+        ]
+    )
+    workbook = xlsx([("Stock", sheet_xml(body)), ("Notes", sheet_xml())])
+
+    # when
+    report = pipeline.upload(f"{store}/stock.xlsx", workbook)
+
+    # then
+    assert (report["status"], report["rows_loaded"], report["blank_lines"]) == ("loaded", 2, 1)
+    assert report["ignored_columns"] == ["Price"]
+    assert pipeline.item(store, "Tap")["count"] == {"N": "7"}
+    assert [a["item"] for a in pipeline.alerts_after_settling(store)] == ["Echo"]
 
 
 @pytest.mark.parametrize(
@@ -417,8 +507,14 @@ def test_a_file_longer_than_an_invocation_loads_in_parts_with_one_report(brief, 
     zeros = [n for n in range(ZERO_EVERY, LONG_FILE_ROWS, ZERO_EVERY) if n % BAD_EVERY]
     loadable = LONG_FILE_ROWS - 1 - len(bad)  # the last row repeats the first
 
-    # when it is uploaded
-    report = upload_and_wait_for_report(aws, pipeline.outputs, key, _long_file(store), 300)
+    # when it is uploaded (waiting as long as each part keeps coming: a machine that loads a
+    # part in a minute takes as long as it needs, one that stopped loading fails in four)
+    def parts_so_far() -> int:
+        return _count_logged(aws, stack.load_function, "inventory file continues")
+
+    report = upload_and_wait_for_report(
+        aws, pipeline.outputs, key, _long_file(store), 240, progress=parts_so_far
+    )
 
     # then it was loaded in parts, and its one report covers every row
     assert _logged(aws, stack.load_function, "inventory file continues in a new invocation")

@@ -13,7 +13,7 @@ from provision import deploy
 from provision.resources import Aws, Changes, ignore_missing, wait_until
 from provision.stack import Settings
 from provision.uploads import s3_event
-from tests.integration.support import invoke
+from tests.integration.support import PATIENCE, invoke
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample-data"
 
@@ -66,6 +66,30 @@ def test_alert_carries_json_body_and_filterable_attributes(pipeline, store):
         and m["body"]["item"] == "Kindle"
     ]
     assert message["attributes"] == {"store": store, "item": "Kindle", "event": "out_of_stock"}
+
+
+def test_a_file_is_one_snapshot_an_item_listed_twice_alerts_only_as_its_last_row_says(
+    pipeline, store
+):
+    # given items in stock
+    pipeline.upload(f"{store}/monday.csv", _csv(store, ("Echo", 4), ("Tap", 6)))
+
+    # when a file lists Echo at 0 early and at 5 hundreds of rows later (other lanes, other
+    # batches between them), and Tap at 3 early and at 0 last
+    filler = [(f"filler-{n}", n + 1) for n in range(400)]
+    rows = [("Echo", 0), ("Tap", 3), *filler, ("Echo", 5), *filler[:50], ("Tap", 0)]
+    report = pipeline.upload(f"{store}/tuesday.csv", _csv(store, *rows))
+
+    # then the table holds each item's last row, and the only alert is Tap's
+    assert (report["rows_loaded"], report["rows_duplicate"], report["lines_read"]) == (
+        402,
+        52,
+        len(rows),
+    )
+    assert pipeline.item(store, "Echo")["count"] == {"N": "5"}
+    assert pipeline.item(store, "Tap")["count"] == {"N": "0"}
+    alerts = pipeline.alerts_after_settling(store)
+    assert [(a["item"], a["count"], a["previous_count"]) for a in alerts] == [("Tap", 0, 6)]
 
 
 def test_five_to_zero_alerts_and_zero_to_five_does_not(pipeline, store):
@@ -256,7 +280,7 @@ def test_destroy_leaves_nothing_behind(aws: Aws):
             )
             or []
         ),
-        60,
+        PATIENCE,
         "the loader's invocation to finish",
     )
 
@@ -286,3 +310,25 @@ def test_destroy_leaves_nothing_behind(aws: Aws):
     assert mappings == []
     # and destroying again is harmless
     assert deploy.destroy(aws, located).made == []
+
+
+def test_uploads_reach_the_loader_through_its_queue_ten_at_a_time_four_at_once(
+    aws: Aws, stack: dict[str, Any]
+):
+    # given the session's stack
+    loader = stack["functions"]["load_inventory"]
+    uploads_arn = _queue_arn(aws, stack["uploads_queue_url"])
+
+    # when the bucket's notification, the queue's mapping and the reservation are read back
+    notification = aws.s3.get_bucket_notification_configuration(Bucket=stack["uploads_bucket"])
+    [mapping] = aws.lambda_.list_event_source_mappings(
+        FunctionName=loader, EventSourceArn=uploads_arn
+    )["EventSourceMappings"]
+    reserved = aws.lambda_.get_function_concurrency(FunctionName=loader)
+
+    # then uploads go to the queue only, the loader takes ten an invocation, four at once,
+    # and never runs more than five invocations (one for a failed file's retries)
+    assert [c["QueueArn"] for c in notification["QueueConfigurations"]] == [uploads_arn]
+    assert not notification.get("LambdaFunctionConfigurations")
+    assert (mapping["BatchSize"], mapping["ScalingConfig"]) == (10, {"MaximumConcurrency": 4})
+    assert reserved["ReservedConcurrentExecutions"] == 5

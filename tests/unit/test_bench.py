@@ -152,14 +152,25 @@ def test_an_alert_is_keyed_by_store_and_item_in_either_pair_s_format():
     assert measure.alert_key("something else") is None
 
 
-def test_a_late_delivery_carries_the_original_event_time_and_version():
-    # when
-    event = uploads.s3_event("b", "late/a b+c.csv", "2026-01-01T00:00:00.000+00:00", "v1")
+def test_a_late_delivery_carries_the_original_event_time_version_and_sequencer():
+    # given the source of the upload's report
+    source = {
+        "snapshot_at": "2026-01-01T00:00:00.000+00:00",
+        "version_id": "v1",
+        "sequencer": "0055AED6DCD90281E5",
+    }
 
-    # then: as S3 encodes keys, with the snapshot time it first had
+    # when
+    event = uploads.s3_event("b", "late/a b+c.csv", source)
+
+    # then: as S3 encodes keys, with the snapshot time and order it first had
     record = event["Records"][0]
     assert record["eventTime"] == "2026-01-01T00:00:00.000Z"
-    assert record["s3"]["object"] == {"key": "late/a+b%2Bc.csv", "versionId": "v1"}
+    assert record["s3"]["object"] == {
+        "key": "late/a+b%2Bc.csv",
+        "versionId": "v1",
+        "sequencer": "0055AED6DCD90281E5",
+    }
 
 
 def test_baseline_zip_holds_only_its_handler_and_is_reproducible():
@@ -229,6 +240,16 @@ def results(project_rate: float, last_alert: float) -> dict:
             "rows_per_s": 250_000,
             "growth_mb": 40.0,
             "peak_traced_mb": 45.0,
+            "shapes": {
+                "unclosed-quotes": {"file_mb": 1.3, "peak_mb": 2.1, "report_kb": 24.4},
+                "thousands-of-huge-rejected-rows": {
+                    "file_mb": 25.0,
+                    "peak_mb": 10.2,
+                    "report_kb": 99.1,
+                },
+            },
+            "worst": "thousands-of-huge-rejected-rows",
+            "worst_peak_mb": 10.2,
         },
     }
 
@@ -248,6 +269,7 @@ def test_verdicts_read_each_target_from_the_run():
         "alert latency p50 no worse than the baseline pair's": True,
         "alert latency p95 no worse than the baseline pair's": True,
         "peak growth < 50 MB over 1,000,000 rows": True,
+        "the loader's peak < 256 MB over every hostile shape": True,
         "parse and validate >= 300,000 rows/s in-process": False,
     }
 
@@ -275,6 +297,7 @@ def test_render_shows_every_section():
 
     # then
     assert "Ingest" in text
+    assert "worst: thousands-of-huge-rejected-rows, 10.2 MB" in text
     assert "100,000" in text
     assert "90%" in text
     assert "Alert latency" in text

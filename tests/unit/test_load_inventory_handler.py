@@ -9,199 +9,42 @@ from __future__ import annotations
 
 import gzip
 import json
-import sys
-from collections.abc import Callable, Iterator
 from functools import cache
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote_plus
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
-from inventory.adapters.clients import client
 from inventory.adapters.table import Snapshot
 from inventory.loading import Continuation
 from load_inventory import handler
 from tests.unit.fakes import (
-    FakeContext,
-    create_inventory_table,
-    create_snapshots_table,
     metric_flushes,
 )
-
-REGION = "us-east-1"
-ACCOUNT = "000000000000"
-UPLOADS = f"inventory-uploads-{ACCOUNT}-{REGION}"
-REPORTS = f"inventory-reports-{ACCOUNT}-{REGION}"
-TABLE = "inventory-inventory"
-SNAPSHOTS = "inventory-snapshots"
-FUNCTION = "inventory-load_inventory"
-EVENTS = Path(__file__).resolve().parents[1] / "events"
-
-SEED_CSV = b"store,item,count\nberlin,apples,12\nberlin,pears,0\nparis,apples,3\n"
-SEED_ROWS = {("berlin", "apples"): 12, ("berlin", "pears"): 0, ("paris", "apples"): 3}
-
-EVENT_TIME = "2025-01-01T00:00:00.000Z"
-SNAPSHOT_AT = "2025-01-01T00:00:00.000+00:00"  # EVENT_TIME as the table stores it
-
-
-def loader_context() -> FakeContext:
-    """The loader's context: its memory, and the five minutes of its timeout ahead of it."""
-    return FakeContext(FUNCTION, memory_limit_in_mb=1024, remaining_millis=300_000)
-
-
-def s3_record(
-    key: str,
-    bucket: str = UPLOADS,
-    event_time: str | None = EVENT_TIME,
-    version_id: str | None = None,
-) -> dict[str, Any]:
-    """One S3 ObjectCreated:Put record for `key`, URL-encoded as S3 sends it; with the
-    versionId S3 adds for a versioned bucket, and without eventTime if `event_time` is None."""
-    s3_object: dict[str, Any] = {"key": quote_plus(key, safe="/"), "size": 0, "sequencer": "0"}
-    if version_id is not None:
-        s3_object["versionId"] = version_id
-    record: dict[str, Any] = {
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": REGION,
-        "eventName": "ObjectCreated:Put",
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "configurationId": "inventory-uploads",
-            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-            "object": s3_object,
-        },
-    }
-    if event_time is not None:
-        record["eventTime"] = event_time
-    return record
-
-
-def s3_put_event(*keys: str, bucket: str = UPLOADS) -> dict[str, Any]:
-    """An S3 ObjectCreated:Put notification naming `keys` (no versionId: the latest is read)."""
-    return {"Records": [s3_record(key, bucket) for key in keys]}
-
-
-def event_of(*records: dict[str, Any]) -> dict[str, Any]:
-    return {"Records": list(records)}
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
-    monkeypatch.setenv("TABLE_NAME", TABLE)
-    monkeypatch.setenv("SNAPSHOTS_TABLE", SNAPSHOTS)
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", FUNCTION)  # the runtime sets it
-    monkeypatch.setenv("REPORTS_BUCKET", REPORTS)
-    monkeypatch.setenv("WRITE_LANES", "4")
-    monkeypatch.delenv("MAX_FILE_BYTES", raising=False)
-
-
-def _clear_caches() -> None:
-    handler.file_store.cache_clear()
-    handler.stock_table.cache_clear()
-    handler.loader.cache_clear()
-    client.cache_clear()
-
-
-@pytest.fixture
-def aws(aws_env: None) -> Iterator[SimpleNamespace]:
-    """Moto's uploads (versioned) and reports buckets, the inventory table (store HASH, item
-    RANGE) and the snapshots table (store HASH)."""
-    _clear_caches()
-    with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=UPLOADS)
-        s3.put_bucket_versioning(Bucket=UPLOADS, VersioningConfiguration={"Status": "Enabled"})
-        s3.create_bucket(Bucket=REPORTS)
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        create_inventory_table(dynamodb, TABLE)
-        create_snapshots_table(dynamodb, SNAPSHOTS)
-        yield SimpleNamespace(s3=s3, dynamodb=dynamodb)
-    _clear_caches()
-
-
-class _CurrentStdout:
-    """Writes to whatever sys.stdout is when a line is logged, so capsys sees it."""
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
-
-
-@pytest.fixture
-def log_lines(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Callable[[], list[dict[str, Any]]]:
-    """The JSON lines the handler writes to stdout.
-
-    Powertools' handler keeps the sys.stdout of import time (pytest's own capture), so it is
-    pointed at the current sys.stdout for the test.
-    """
-    monkeypatch.setattr(handler.logger.registered_handler, "stream", _CurrentStdout())
-
-    def read() -> list[dict[str, Any]]:
-        out = capsys.readouterr().out
-        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-
-    return read
-
-
-def upload(aws: SimpleNamespace, key: str, body: bytes) -> str:
-    """Put `body` at `key`; return the version S3 gave it."""
-    return str(aws.s3.put_object(Bucket=UPLOADS, Key=key, Body=body)["VersionId"])
-
-
-def report_for(aws: SimpleNamespace, key: str) -> dict[str, Any]:
-    body = aws.s3.get_object(Bucket=REPORTS, Key=f"{key}.report.json")["Body"].read()
-    return json.loads(body)
-
-
-def table_items(aws: SimpleNamespace) -> dict[tuple[str, str], dict[str, Any]]:
-    items = aws.dynamodb.scan(TableName=TABLE, ConsistentRead=True)["Items"]
-    return {(one["store"]["S"], one["item"]["S"]): one for one in items}
-
-
-def counts(aws: SimpleNamespace) -> dict[tuple[str, str], int]:
-    return {key: int(one["count"]["N"]) for key, one in table_items(aws).items()}
-
-
-def snapshots(aws: SimpleNamespace) -> dict[str, dict[str, Any]]:
-    items = aws.dynamodb.scan(TableName=SNAPSHOTS, ConsistentRead=True)["Items"]
-    return {one["store"]["S"]: one for one in items}
-
-
-def recorded_event(version_id: str) -> dict[str, Any]:
-    """The notification S3 sent for an upload of "stores/berlin day+1.csv".
-
-    Moto gives each upload its own version id, so the recorded one is replaced by it: the
-    handler reads the version the event names, and the recorded id exists in no moto bucket.
-    """
-    event = json.loads((EVENTS / "s3_put.json").read_text())
-    event["Records"][0]["s3"]["object"]["versionId"] = version_id
-    return event
-
-
-def load_with_the_table_gone(aws: SimpleNamespace) -> None:
-    """Upload a file, delete the inventory table, and have the loader fail on the file."""
-    upload(aws, "stores/seed.csv", SEED_CSV)
-    aws.dynamodb.delete_table(TableName=TABLE)
-    with pytest.raises(ClientError):
-        handler.lambda_handler(s3_put_event("stores/seed.csv"), loader_context())
+from tests.unit.loader_harness import (
+    EVENT_TIME,
+    FUNCTION,
+    REPORTS,
+    SEED_CSV,
+    SEED_ROWS,
+    SNAPSHOT_AT,
+    SNAPSHOTS,
+    TABLE,
+    UPLOADS,
+    counts,
+    event_of,
+    load_with_the_table_gone,
+    loader_context,
+    recorded_event,
+    report_for,
+    run_until_done,
+    s3_put_event,
+    s3_record,
+    snapshots,
+    table_items,
+    upload,
+)
 
 
 def test_seed_csv_loads_three_rows_with_count_time_and_source(aws):
@@ -355,7 +198,7 @@ def test_file_over_the_size_limit_is_rejected_without_reading_its_rows(aws, monk
     upload(aws, "stores/big.csv", SEED_CSV)
     read_calls: list[str] = []
     monkeypatch.setattr(
-        handler, "read_records", lambda body, key: read_calls.append(key) or iter(())
+        handler, "read_records", lambda body, key, charset=None: read_calls.append(key) or iter(())
     )
 
     # when
@@ -379,7 +222,8 @@ def test_object_deleted_before_it_is_read_gets_a_rejected_report(aws):
     report = report_for(aws, "stores/gone.csv")
     assert report["status"] == "rejected"
     assert "deleted" in report["file_error"]["reason"]
-    assert report["source"] == {"uri": f"s3://{UPLOADS}/stores/gone.csv"}
+    assert report["source"]["uri"] == f"s3://{UPLOADS}/stores/gone.csv"
+    assert report["source"]["snapshot_at"] == EVENT_TIME.replace("Z", "+00:00")
     assert result["reports"][0]["status"] == "rejected"
 
 
@@ -601,9 +445,11 @@ def test_events_of_two_versions_of_a_key_handled_in_reverse_order_leave_the_newe
 
     # then: apples as of the second upload; figs, which only the first names, loaded
     assert counts(aws) == {("berlin", "apples"): 0, ("berlin", "figs"): 2}
-    report = report_for(aws, "stores/berlin.csv")  # the late (first) upload's, written last
-    assert report["source"]["version_id"] == first
-    assert (report["rows_loaded"], report["rows_superseded"]) == (1, 1)
+    # the upload's report stays the newer version's; the late one has its version's own
+    assert report_for(aws, "stores/berlin.csv")["source"]["version_id"] == second
+    late = report_for(aws, "stores/berlin.csv", version_id=first)
+    assert late["source"]["version_id"] == first
+    assert (late["rows_loaded"], late["rows_superseded"]) == (1, 1)
 
 
 def test_a_version_deleted_before_it_is_read_gets_a_rejected_report(aws):
@@ -699,32 +545,6 @@ def test_the_loader_refuses_to_run_without_the_snapshots_table_setting(aws, monk
 # --- a newer snapshot claiming a store while an older file still writes it ------------------
 
 
-class FakeLambda:
-    """The function's Lambda client: records each invocation instead of running it."""
-
-    def __init__(self) -> None:
-        self.invocations: list[dict[str, Any]] = []
-
-    def invoke(self, **params: Any) -> dict[str, Any]:
-        self.invocations.append(params)
-        return {"StatusCode": 202}
-
-    def events(self) -> list[dict[str, Any]]:
-        """The event of each invocation, decoded."""
-        return [json.loads(params["Payload"]) for params in self.invocations]
-
-
-@pytest.fixture
-def lambda_client(aws: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> FakeLambda:
-    """The client the handler's loader() builds for "lambda"; the others stay moto's."""
-    fake = FakeLambda()
-    real = handler.client
-    monkeypatch.setattr(
-        handler, "client", lambda service: fake if service == "lambda" else real(service)
-    )
-    return fake
-
-
 def while_the_next_file_loads(monkeypatch: pytest.MonkeyPatch, *events: dict[str, Any]) -> None:
     """Have `events` handled by overlapping invocations while the next file loads: after its
     rows are read and queued (claims made, batches not yet written), before its writer closes.
@@ -751,7 +571,11 @@ def expected_redrive(key: str, version_id: str, event_time: str) -> dict[str, An
                 "eventTime": event_time,
                 "s3": {
                     "bucket": {"name": UPLOADS},
-                    "object": {"key": quote_plus(key, safe="/"), "versionId": version_id},
+                    "object": {
+                        "key": quote_plus(key, safe="/"),
+                        "versionId": version_id,
+                        "sequencer": "0",  # as the newer file's own event had it
+                    },
                 },
             }
         ]
@@ -877,25 +701,6 @@ def _large_csv() -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _no_time_left() -> FakeContext:
-    """An invocation whose time is up: every part stops at its first check (1,000 records)."""
-    return FakeContext(FUNCTION, memory_limit_in_mb=1024, remaining_millis=0)
-
-
-def _run_until_done(lambda_client: FakeLambda, event: dict[str, Any]) -> list[dict[str, Any]]:
-    """Handle `event`, then each event the loader sends itself, as Lambda would; the events."""
-    handled = []
-    while True:
-        handler.lambda_handler(event, _no_time_left())
-        handled.append(event)
-        if not lambda_client.invocations:
-            return handled
-        [asked] = lambda_client.invocations
-        assert asked["InvocationType"] == "Event"
-        lambda_client.invocations.clear()
-        event = json.loads(asked["Payload"])
-
-
 def test_a_file_too_large_for_one_invocation_loads_in_parts_with_one_report(
     aws, lambda_client, log_lines
 ):
@@ -904,14 +709,14 @@ def test_a_file_too_large_for_one_invocation_loads_in_parts_with_one_report(
     upload(aws, "stores/paris.csv", b"store,item,count\nparis,figs,3\n")
 
     # when the loader runs out of time on every part
-    handled = _run_until_done(lambda_client, s3_put_event("stores/oslo.csv", "stores/paris.csv"))
+    handled = run_until_done(lambda_client, s3_put_event("stores/oslo.csv", "stores/paris.csv"))
 
     # then: three parts, each carrying the rest of the event
     assert [len(event["Records"]) for event in handled] == [2, 2, 2]
     assert [Continuation.of(event["Records"][0]) for event in handled] == [
         Continuation(part=1, records_done=0),
-        Continuation(part=2, records_done=1000),
-        Continuation(part=3, records_done=2000),
+        Continuation(part=2, records_done=1000, rows_written=997),
+        Continuation(part=3, records_done=2000, rows_written=1995),
     ]
     # every row loaded, the repeated key with its last count
     rows = counts(aws)
@@ -937,7 +742,7 @@ def test_a_file_too_large_for_one_invocation_loads_in_parts_with_one_report(
         ("inventory file continues in a new invocation", 2),
         ("inventory file processed", 3),
     ]
-    assert [line.get("records_read") for line in lines] == [1000, 2000, None]
+    assert [line.get("records_done") for line in lines] == [1000, 2000, None]
 
 
 def test_only_the_last_part_of_a_file_counts_its_rows_in_the_metrics(aws, lambda_client, capsys):
@@ -945,7 +750,7 @@ def test_only_the_last_part_of_a_file_counts_its_rows_in_the_metrics(aws, lambda
     upload(aws, "stores/oslo.csv", _large_csv())
 
     # when
-    _run_until_done(lambda_client, s3_put_event("stores/oslo.csv"))
+    run_until_done(lambda_client, s3_put_event("stores/oslo.csv"))
 
     # then: two parts that continued, then the file's counts once
     flushes = metric_flushes(capsys.readouterr().out)
@@ -971,7 +776,7 @@ def test_a_late_file_loaded_in_parts_counts_the_rows_every_part_found_newer(aws,
     upload(aws, "stores/morning.csv", morning)
 
     # when the morning file arrives late and needs three parts
-    _run_until_done(lambda_client, event_of(s3_record("stores/morning.csv", event_time=MORNING)))
+    run_until_done(lambda_client, event_of(s3_record("stores/morning.csv", event_time=MORNING)))
 
     # then: its one row the noon file lacks loads, and the report counts the rest superseded
     report = report_for(aws, "stores/morning.csv")
@@ -1012,6 +817,7 @@ def test_the_handler_asks_its_loader_to_load_each_overtaking_snapshot_again(aws,
             key="stores/berlin noon.csv",
             version_id=berlin_noon,
             taken_at="2025-01-01T12:00:00.000+00:00",
+            sequencer="0",
         )
     ]
 
@@ -1081,3 +887,26 @@ def test_a_load_that_fails_counts_nothing_so_its_retry_is_not_counted_twice(aws,
 
     # then
     assert metric_flushes(capsys.readouterr().out) == []
+
+
+@pytest.mark.parametrize(
+    ("content_type", "metadata"),
+    [("text/csv; charset=windows-1252", {}), ("text/csv", {"charset": "windows-1252"})],
+)
+def test_the_charset_the_upload_declares_decodes_the_file(aws, content_type, metadata):
+    # given a Windows-1252 export, declared on the object
+    body = "store;item;count\nMünchen;Café Crème;3\n".encode("windows-1252")
+    aws.s3.put_object(
+        Bucket=UPLOADS,
+        Key="stores/munich.csv",
+        Body=body,
+        ContentType=content_type,
+        Metadata=metadata,
+    )
+
+    # when
+    handler.lambda_handler(s3_put_event("stores/munich.csv"), loader_context())
+
+    # then
+    assert counts(aws) == {("München", "Café Crème"): 3}
+    assert report_for(aws, "stores/munich.csv")["rows_loaded"] == 1

@@ -32,9 +32,13 @@ def count(row):
     global rows
     rows += 1
 
+def records():  # each of the loader's two passes reads the file from its first byte
+    stream.seek(0)
+    return read_records(stream, "stores/million.csv")
+
 with open(sys.argv[2], "rb") as stream:
     size = os.path.getsize(sys.argv[2])  # as the handler passes the object's size
-    outcome = load_records(read_records(stream, "stores/million.csv"), count, size)
+    outcome = load_records(records, count, size)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({
     "rows_in_sink": rows,

@@ -110,22 +110,28 @@ def test_csv_layout_variants_read_the_same_records(data: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    ("row", "item"),
+    ("row", "item", "last_line"),
     [
-        (b'Berlin,"Echo Dot, 3rd gen",4', "Echo Dot, 3rd gen"),
-        (b'Berlin,"Echo ""Plus""",4', 'Echo "Plus"'),
-        (b'Berlin,"",4', ""),
-        (b'Berlin,"Echo\nDot",4', "Echo\nDot"),
-        (b'Berlin,"Echo\r\nDot",4', "Echo\r\nDot"),
+        (b'Berlin,"Echo Dot, 3rd gen",4', "Echo Dot, 3rd gen", None),
+        (b'Berlin,"Echo ""Plus""",4', 'Echo "Plus"', None),
+        (b'Berlin,"",4', "", None),
+        (b'Berlin,"Echo\nDot",4', "Echo\nDot", 3),
+        # Every line end reads as LF, inside quotes too (a name with one is rejected anyway).
+        (b'Berlin,"Echo\r\nDot",4', "Echo\nDot", 3),
+        (b'Berlin,"Echo\rDot",4', "Echo\nDot", 3),
+        (b'Berlin,"12"" TV",4', '12" TV', None),
+        (b'Berlin,12" TV,4', '12" TV', None),
     ],
 )
-def test_quoted_csv_fields_keep_commas_quotes_and_newlines(row: bytes, item: str) -> None:
+def test_quoted_csv_fields_keep_commas_quotes_and_newlines(
+    row: bytes, item: str, last_line: int | None
+) -> None:
     # given
     data = b"store,item,count\n" + row + b"\n"
     # when
     records = read(data)
     # then
-    assert records == [csv_row(2, "Berlin", item, "4")]
+    assert records == [Record(2, {"store": "Berlin", "item": item, "count": "4"}, None, last_line)]
 
 
 def test_a_newline_inside_a_quoted_name_is_read_then_rejected_by_validation() -> None:
@@ -204,7 +210,7 @@ def test_a_one_megabyte_line_is_rejected_alone_and_the_next_row_is_read() -> Non
     records = read(data)
     # then
     assert records == [
-        Record(2, {}, f"a field is longer than {MAX_RECORD_CHARS} characters"),
+        Record(2, {}, f"the line is longer than {MAX_RECORD_CHARS:,} characters"),
         csv_row(3, "Berlin", "Echo Dot", "2"),
     ]
 
@@ -224,28 +230,47 @@ def test_a_one_megabyte_line_is_rejected_alone_and_the_next_row_is_read() -> Non
         ),
         pytest.param(b" \n\n  \n", "the file has no header and no rows", None, id="blank"),
         pytest.param(
-            b"shop,product,qty\nBerlin,Echo,1\n",
-            "the header must name the columns store, item, count (in any order); "
-            "found 'shop,product,qty'",
+            b"where,what,how many\nBerlin,Echo,1\n",
+            "the header must name the columns store, item, count (in any order",
             1,
             id="unknown-header",
         ),
         pytest.param(
-            b"store,item,count,price\nBerlin,Echo,1,9\n",
-            "the header must name the columns",
+            b"where,what,how many\nBerlin,Echo,1\n",
+            "missing store, item, count in 'where,what,how many'",
             1,
-            id="extra-column",
+            id="unknown-header-names-what-is-missing",
+        ),
+        pytest.param(
+            b"store,item,count,qty\nBerlin,Echo,1,9\n",
+            "the header names the column count twice ('count' and 'qty')",
+            1,
+            id="count-twice-through-an-alias",
         ),
         pytest.param(
             b"store,item\nBerlin,Echo\n", "the header must name the columns", 1, id="no-count"
         ),
         pytest.param(
-            b"store;item;count\nBerlin;Echo Dot;1\n",
-            "found 'store;item;count'",
-            1,
-            id="semicolon-delimiter",
+            b"store;item\nBerlin;Echo Dot\n", "missing count in 'store;item'", 1, id="no-count-semi"
         ),
-        pytest.param(b"Berlin,Echo Dot,1\n", "found 'berlin,echo dot,1'", 1, id="no-header-at-all"),
+        pytest.param(
+            b"Berlin,Echo Dot,1\n",
+            "missing store, item, count in 'Berlin,Echo Dot,1'",
+            1,
+            id="no-header-at-all",
+        ),
+        pytest.param(
+            b'"store,item,count\nBerlin,Echo Dot,1\n',
+            "the header line has a quote that is never closed",
+            1,
+            id="unclosed-quote-in-header",
+        ),
+        pytest.param(
+            b"store," + b"x" * MAX_RECORD_CHARS + b",count\nBerlin,Echo Dot,1\n",
+            f"the header line is longer than {MAX_RECORD_CHARS:,} characters",
+            1,
+            id="overlong-header",
+        ),
     ],
 )
 def test_a_csv_without_a_usable_header_or_rows_is_rejected(
@@ -270,7 +295,6 @@ def _zip(data: bytes) -> bytes:
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        pytest.param(SEED_CSV.decode().encode("utf-16"), "UTF-16", id="utf-16-bom"),
         pytest.param(SEED_CSV.decode().encode("utf-16-be"), "NUL bytes", id="utf-16-no-bom"),
         pytest.param(SEED_CSV.decode().encode("utf-32"), "UTF-32", id="utf-32-bom"),
         pytest.param(
@@ -319,7 +343,7 @@ def test_bad_utf8_past_the_sniffed_window_rejects_the_file_after_the_rows_before
     ("name", "reason"),
     [
         ("stores/berlin.txt", "unsupported file type '.txt'"),
-        ("stores/berlin.xlsx", "unsupported file type '.xlsx'"),
+        ("stores/berlin.ods", "unsupported file type '.ods'"),
         ("stores/berlin.csv.gz", "unsupported file type '.gz'"),
         ("stores/berlin", "unsupported file type '(no extension)'"),
         ("stores/.csv", "unsupported file type '(no extension)'"),
@@ -333,7 +357,7 @@ def test_an_unsupported_extension_is_rejected(name: str, reason: str) -> None:
         read(data, name)
     # then
     assert rejected.value.reason.startswith(reason)
-    assert ".csv, .json or .jsonl" in rejected.value.reason
+    assert ".csv, .tsv, .xlsx, .json or .jsonl" in rejected.value.reason
 
 
 @pytest.mark.parametrize("name", ["BERLIN.CSV", "stores/berlin.Csv", "a.b/berlin.csv"])
@@ -371,7 +395,7 @@ def test_csv_read_through_a_trickling_stream_gives_the_same_records() -> None:
     # then
     assert trickled == read(data)
     assert trickled == [
-        csv_row(4, "Berlin", "Echo\r\nDot", "1"),
+        Record(4, {"store": "Berlin", "item": "Echo\nDot", "count": "1"}, None, 5),
         csv_row(6, "Berlin", 'Echo "Plus", 2nd gen', "2"),
         Record(7, {"item": "Kindle", "store": "Berlin"}, "missing field: count"),
         csv_row(8, "München", "Échos ☃", "3"),
@@ -472,12 +496,12 @@ def test_a_json_file_of_one_complete_record_on_one_line_loads_it() -> None:
 
 def test_json_lines_in_a_json_file_whose_first_object_names_no_field_are_read_by_line() -> None:
     # given a first line that names no field, followed by records
-    data = json_lines({"sku": "A-1"}, SHANGHAI[1])
+    data = json_lines({"ean": "A-1"}, SHANGHAI[1])
     # when
     records = read(data, "stores/shanghai.json")
     # then the first is a rejected row, not the whole file
     assert records == [
-        Record(1, {"sku": "A-1"}, "unexpected field: sku"),
+        Record(1, {}, "missing field: store, item, count"),
         Record(2, SHANGHAI[1]),
     ]
 
@@ -565,18 +589,12 @@ def test_an_element_that_is_not_an_object_is_carried_as_a_problem(element: Any) 
 @pytest.mark.parametrize(
     ("value", "problem"),
     [
-        ({"store": "S", "item": "I", "count": 1, "price": 9}, "unexpected field: price"),
-        (
-            {"store": "S", "item": "I", "count": 1, "zeta": 1, "alpha": 2},
-            "unexpected field: alpha, zeta",
-        ),
-        ({"Store": "S", "item": "I", "count": 1}, "unexpected field: Store"),
         ({"store": "S", "item": "I"}, "missing field: count"),
         ({"count": 1}, "missing field: store, item"),
         ({}, "missing field: store, item, count"),
     ],
 )
-def test_json_objects_with_unexpected_or_missing_fields_are_carried_as_problems(
+def test_json_objects_with_missing_fields_are_carried_as_problems(
     value: dict[str, Any], problem: str
 ) -> None:
     # given
@@ -677,7 +695,7 @@ def test_a_json_line_longer_than_the_record_limit_is_rejected_alone() -> None:
     records = read(data, "stores/shanghai.jsonl")
     # then
     assert records == [
-        Record(1, {}, f"the line is longer than {MAX_RECORD_CHARS} characters"),
+        Record(1, {}, f"the line is longer than {MAX_RECORD_CHARS:,} characters"),
         Record(2, SHANGHAI[1]),
     ]
 
@@ -796,7 +814,7 @@ def test_a_broken_json_array_is_rejected_after_the_elements_before_the_break(
         (b"[", "x.json", "the JSON array is not closed with ']'"),
         (b"[,]", "x.json", "invalid JSON: Expecting value"),
         (gzip.compress(json_lines(*SHANGHAI), mtime=0), "x.jsonl", "the file is gzip-compressed"),
-        (json.dumps(SHANGHAI).encode("utf-16"), "x.json", "the file is UTF-16"),
+        (b"\xef\xbb\xbf", "x.json", "the file is named .json but is not JSON"),
     ],
 )
 def test_a_json_file_without_records_is_rejected(data: bytes, name: str, reason: str) -> None:

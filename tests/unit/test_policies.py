@@ -13,6 +13,7 @@ from provision.policies import (
     check_stock_policy,
     load_inventory_policy,
     tls_only_bucket_policy,
+    uploads_queue_policy,
 )
 from provision.stack import Stack
 
@@ -185,7 +186,8 @@ def test_loader_may_read_uploads_write_reports_and_rows_but_not_publish():
 
     # then
     assert grants(policy, "s3:GetObject") == [
-        "arn:aws:s3:::inventory-uploads-123456789012-eu-west-1/*"
+        "arn:aws:s3:::inventory-uploads-123456789012-eu-west-1/*",
+        "arn:aws:s3:::inventory-reports-123456789012-eu-west-1/*",
     ]
     assert grants(policy, "s3:PutObject") == [
         "arn:aws:s3:::inventory-reports-123456789012-eu-west-1/*"
@@ -284,15 +286,19 @@ def test_loader_may_read_the_version_of_an_upload_its_event_names():
     assert readable == ["arn:aws:s3:::inventory-uploads-123456789012-eu-west-1/*"]
 
 
-def test_loader_may_list_the_uploads_bucket_so_a_deleted_upload_reads_as_missing():
-    # given: without s3:ListBucket, S3 answers GetObject on a missing key with 403, not 404
+def test_loader_may_list_both_buckets_so_a_missing_upload_or_report_reads_as_missing():
+    # given: without s3:ListBucket, S3 answers GetObject/HeadObject on a missing key with 403,
+    # not 404 (a deleted upload; a report not written yet)
     policy = load_inventory_policy(STACK)
 
     # when
     listable = grants(policy, "s3:ListBucket")
 
     # then
-    assert listable == ["arn:aws:s3:::inventory-uploads-123456789012-eu-west-1"]
+    assert listable == [
+        "arn:aws:s3:::inventory-uploads-123456789012-eu-west-1",
+        "arn:aws:s3:::inventory-reports-123456789012-eu-west-1",
+    ]
 
 
 def test_checker_may_read_the_stream_and_publish_but_not_write_the_table():
@@ -344,9 +350,39 @@ def test_each_failure_queue_takes_messages_only_from_its_own_function():
     loader_queues = grants(loader, "sqs:SendMessage")
     checker_queues = grants(checker, "sqs:SendMessage")
 
-    # then
-    assert loader_queues == [STACK.queue_arn(STACK.load_failures_queue)]
+    # then: the loader also queues its own next parts in its uploads queue
+    assert sorted(loader_queues) == sorted(
+        [STACK.queue_arn(STACK.uploads_queue), STACK.queue_arn(STACK.load_failures_queue)]
+    )
     assert checker_queues == [STACK.queue_arn(STACK.alert_failures_queue)]
+
+
+def test_only_the_loader_takes_uploads_off_the_uploads_queue():
+    # given
+    loader, checker = load_inventory_policy(STACK), check_stock_policy(STACK)
+    uploads = STACK.queue_arn(STACK.uploads_queue)
+
+    # when / then: what its mapping needs, on that queue only
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
+        assert grants(loader, action) == [uploads], action
+        assert grants(checker, action) == [], action
+
+
+def test_uploads_queue_accepts_messages_only_from_the_stacks_uploads_bucket():
+    # given
+    policy = uploads_queue_policy(STACK)
+
+    # when
+    [statement] = statements(policy)
+
+    # then
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Resource"] == STACK.queue_arn(STACK.uploads_queue)
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": STACK.bucket_arn(STACK.uploads_bucket)},
+        "StringEquals": {"aws:SourceAccount": STACK.account},
+    }
 
 
 def test_alerts_queue_accepts_messages_only_from_the_stacks_topic():

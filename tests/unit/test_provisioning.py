@@ -9,6 +9,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from types import SimpleNamespace
 
 import boto3
@@ -159,6 +160,57 @@ def test_changed_settings_reach_the_function_and_the_stream_mapping_in_place(aws
     assert updated["BatchSize"] == 100
     # and running again with them changes nothing
     assert up(aws, changed) == []
+
+
+def test_uploads_wait_in_a_queue_and_the_loader_takes_them_a_bounded_few_at_a_time(aws):
+    # given a stack provisioned with the defaults
+    made = up(aws)
+    stack: Stack = aws.stack
+    lambda_ = aws.clients.lambda_
+    uploads_arn = stack.queue_arn(stack.uploads_queue)
+
+    def reserved() -> int | None:
+        return lambda_.get_function_concurrency(FunctionName=stack.load_function).get(
+            "ReservedConcurrentExecutions"
+        )
+
+    # then the bucket announces every upload in the uploads queue (and invokes nothing)
+    notification = aws.clients.s3.get_bucket_notification_configuration(Bucket=stack.uploads_bucket)
+    assert [(c["QueueArn"], c["Events"]) for c in notification["QueueConfigurations"]] == [
+        (uploads_arn, ["s3:ObjectCreated:*"])
+    ]
+    assert "LambdaFunctionConfigurations" not in notification
+    # and the loader takes ten events an invocation, at most four invocations at once
+    [mapping] = lambda_.list_event_source_mappings(
+        FunctionName=stack.load_function, EventSourceArn=uploads_arn
+    )["EventSourceMappings"]
+    assert mapping["BatchSize"] == 10
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 4}
+    # and the function reserves one more, for a failed file's retries and replays
+    assert reserved() == Settings().loader_concurrency + 1 == 5
+    assert f"updated  reserved concurrency {stack.load_function} = 5" in made
+    # and check_stock, paced by its stream mapping, has no reservation
+    assert "ReservedConcurrentExecutions" not in lambda_.get_function_concurrency(
+        FunctionName=stack.check_function
+    )
+    # and an event whose invocations keep dying moves to the load-failures queue
+    url = aws.clients.sqs.get_queue_url(QueueName=stack.uploads_queue)["QueueUrl"]
+    attributes = aws.clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+    assert json.loads(attributes["Attributes"]["RedrivePolicy"]) == {
+        "deadLetterTargetArn": stack.queue_arn(stack.load_failures_queue),
+        "maxReceiveCount": 3,
+    }
+
+    # when the bound changes, then the reservation and the mapping are updated, once
+    assert up(aws, replace(SETTINGS, loader_concurrency=2)) == [
+        f"updated  reserved concurrency {stack.load_function} = 3",
+        f"updated  uploads queue mapping {stack.load_function}",
+    ]
+    assert reserved() == 3
+    assert lambda_.get_event_source_mapping(UUID=mapping["UUID"])["ScalingConfig"] == {
+        "MaximumConcurrency": 2
+    }
+    assert up(aws, replace(SETTINGS, loader_concurrency=2)) == []
 
 
 def with_extra_file(package: bytes) -> bytes:

@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 
 from inventory.adapters.redrive import Loader, s3_event
 from inventory.adapters.table import Snapshot
-from inventory.loading import snapshot_time
+from inventory.snapshots import snapshot_time
 
 REGION = "us-east-1"
 FUNCTION = "inventory-load_inventory"

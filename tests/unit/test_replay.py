@@ -108,3 +108,21 @@ def test_a_stack_without_its_failure_queue_is_an_error_naming_the_queue(aws):
     # when / then
     with pytest.raises(LookupError, match=STACK.load_failures_queue):
         replay.replay_failed_loads(aws.clients, STACK, lambda _: None)
+
+
+def test_an_event_the_uploads_queue_gave_up_on_is_replayed_as_it_was(aws):
+    # given an S3 event whose queued invocations kept dying (the uploads queue's redrive moves
+    # the message itself, with no invocation record around it)
+    event = {
+        "Records": [{"s3": {"bucket": {"name": STACK.uploads_bucket}, "object": {"key": "c"}}}]
+    }
+    aws.clients.sqs.send_message(QueueUrl=aws.queue_url, MessageBody=json.dumps(event))
+
+    # when
+    replayed = replay.replay_failed_loads(aws.clients, STACK, lambda _: None)
+
+    # then
+    assert replayed == 1
+    [call] = aws.lambda_.invocations
+    assert json.loads(call["Payload"]) == event
+    assert _depth(aws) == 0

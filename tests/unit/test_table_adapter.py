@@ -241,19 +241,27 @@ def test_write_batch_keeps_retrying_throttling_only_until_the_deadline(dynamodb)
 def claim_request(store: str, claimed: Snapshot = SNAPSHOT) -> dict[str, Any]:
     """The UpdateItem that claims `store` for the file `claimed`."""
     version = {"S": claimed.version_id} if claimed.version_id else {"NULL": True}
+    sequencer = {"S": claimed.sequencer} if claimed.sequencer else {"NULL": True}
     return {
         "TableName": SNAPSHOTS,
         "Key": {"store": {"S": store}},
         "UpdateExpression": (
-            "SET snapshot_at = :at, #bucket = :bucket, #key = :key, version_id = :v"
+            "SET snapshot_at = :at, #order = :order, #bucket = :bucket, #key = :key,"
+            " version_id = :v, sequencer = :seq"
         ),
-        "ConditionExpression": "attribute_not_exists(snapshot_at) OR snapshot_at <= :at",
-        "ExpressionAttributeNames": {"#bucket": "bucket", "#key": "key"},
+        "ConditionExpression": (
+            "attribute_not_exists(snapshot_at)"
+            " OR (attribute_not_exists(#order) AND snapshot_at <= :at)"
+            " OR #order <= :order"
+        ),
+        "ExpressionAttributeNames": {"#bucket": "bucket", "#key": "key", "#order": "order"},
         "ExpressionAttributeValues": {
             ":at": {"S": claimed.taken_at},
+            ":order": {"S": claimed.order},
             ":bucket": {"S": claimed.bucket},
             ":key": {"S": claimed.key},
             ":v": version,
+            ":seq": sequencer,
         },
     }
 
@@ -410,9 +418,11 @@ def recorded(store: str, of: Snapshot) -> dict[str, Any]:
     return {
         "store": {"S": store},
         "snapshot_at": {"S": of.taken_at},
+        "order": {"S": of.order},
         "bucket": {"S": of.bucket},
         "key": {"S": of.key},
         "version_id": version,
+        "sequencer": {"S": of.sequencer} if of.sequencer else {"NULL": True},
     }
 
 
@@ -474,8 +484,13 @@ def test_newer_snapshots_of_no_stores_makes_no_request(dynamodb):
 
 
 def stamped(store: str, name: str, count: int, at: str = SNAPSHOT_AT) -> dict[str, Any]:
-    """An item as BatchWriter writes it: with the file's source and snapshot time."""
-    return {**item(store, name, count), "source": {"S": SOURCE}, "updated_at": {"S": at}}
+    """An item as BatchWriter writes it: with the file's source, snapshot time and order."""
+    return {
+        **item(store, name, count),
+        "source": {"S": SOURCE},
+        "updated_at": {"S": at},
+        "order": {"S": snapshot(at).order},
+    }
 
 
 def conditional_put(one: dict[str, Any]) -> dict[str, Any]:
@@ -483,8 +498,13 @@ def conditional_put(one: dict[str, Any]) -> dict[str, Any]:
     return {
         "TableName": TABLE,
         "Item": one,
-        "ConditionExpression": "attribute_not_exists(updated_at) OR updated_at <= :at",
-        "ExpressionAttributeValues": {":at": one["updated_at"]},
+        "ConditionExpression": (
+            "attribute_not_exists(updated_at)"
+            " OR (attribute_not_exists(#order) AND updated_at <= :at)"
+            " OR #order <= :order"
+        ),
+        "ExpressionAttributeNames": {"#order": "order"},
+        "ExpressionAttributeValues": {":at": one["updated_at"], ":order": one["order"]},
         "ReturnValues": "ALL_OLD",
     }
 
@@ -709,7 +729,7 @@ class RecordingTable:
         return {
             self.recorded[store]
             for store in stores
-            if store in self.recorded and self.recorded[store].taken_at > than.taken_at
+            if store in self.recorded and self.recorded[store].order > than.order
         }
 
     def write_batch(self, items: list[dict[str, Any]], backoff: Backoff) -> None:
@@ -738,7 +758,7 @@ class RecordingTable:
                 return Written.REFUSED
             previous = self.stored.get(key)
             self.stored[key] = one
-            if previous is not None and previous["updated_at"] == one["updated_at"]:
+            if previous is not None and previous["order"] == one["order"]:
                 return Written.OVER_ITSELF
             return Written.YES
 
@@ -802,6 +822,7 @@ def test_batch_writer_writes_the_count_with_the_source_and_time_of_the_file():
                 "count": {"N": "7"},
                 "source": {"S": SOURCE},
                 "updated_at": {"S": SNAPSHOT_AT},
+                "order": {"S": SNAPSHOT.order},
             }
         ]
     ]
@@ -974,6 +995,7 @@ def test_conditional_put_carries_the_count_source_and_snapshot_time_of_the_file(
             "count": {"N": "7"},
             "source": {"S": SOURCE},
             "updated_at": {"S": SNAPSHOT_AT},
+            "order": {"S": SNAPSHOT.order},
         }
     ]
     assert table.batches == []
@@ -994,38 +1016,6 @@ def test_rows_refused_by_the_condition_are_superseded_and_the_others_written():
     assert writer.superseded == 2
     assert set(table.stored) == {("berlin", "figs")}
     assert table.stored["berlin", "figs"]["count"] == {"N": "3"}
-
-
-def test_a_key_repeated_in_a_late_file_is_superseded_once():
-    # given
-    table = RecordingTable(refused_stores=("berlin",), newer_keys=(("berlin", "apples"),))
-
-    # when
-    with writer_for(table, lanes=2) as writer:
-        for line, count in enumerate((5, 0, 7), start=2):
-            writer.put(row(line, "berlin", "apples", count))
-
-    # then: three refused puts, one superseded key (rows_loaded counts keys, not rows)
-    assert len(table.conditional_puts) == 3
-    assert writer.superseded == 1
-
-
-def test_a_key_repeated_in_a_late_file_keeps_the_last_row_on_the_conditional_path():
-    # given: many keys repeated across a late file, lanes slowed unevenly
-    chooser = random.Random(20250102)
-    keys = [("berlin", f"item-{n}") for n in range(30)]
-    rows = [row(line, *chooser.choice(keys), count=line) for line in range(2, 202)]
-    last_count = {one.key: one.count for one in rows}
-    table = RecordingTable(refused_stores=("berlin",), max_delay_seconds=0.001)
-
-    # when
-    with writer_for(table, lanes=4) as writer:
-        for one in rows:
-            writer.put(one)
-
-    # then
-    assert {key: int(one["count"]["N"]) for key, one in table.stored.items()} == last_count
-    assert table.batches == []
 
 
 def test_stores_beyond_max_claimed_stores_are_claimed_on_every_row_and_written_conditionally(
@@ -1082,12 +1072,12 @@ def test_a_store_beyond_max_claimed_stores_refused_by_a_newer_file_is_superseded
     assert writer.superseded == 1
 
 
-def test_superseded_counts_each_refused_key_once_however_often_and_on_whichever_lane():
-    # given: a late file naming three keys the table holds from a newer file, four times each,
-    # and one key it does not hold, over four lanes
-    newer = (("berlin", "apples"), ("berlin", "pears"), ("paris", "apples"))
+def test_superseded_counts_each_refused_row_on_whichever_lane():
+    # given: a late file naming twelve keys the table holds from a newer file, and one key it
+    # does not hold, over four lanes
+    newer = tuple((store, f"item-{n}") for n in range(6) for store in ("berlin", "paris"))
     table = RecordingTable(refused_stores=("berlin", "paris"), newer_keys=newer)
-    rows = [row(n + 2, *newer[n % 3], count=n) for n in range(12)]
+    rows = [row(n + 2, *key, count=n) for n, key in enumerate(newer)]
     rows.append(row(14, "paris", "figs", 1))
 
     # when
@@ -1095,9 +1085,9 @@ def test_superseded_counts_each_refused_key_once_however_often_and_on_whichever_
         for one in rows:
             writer.put(one)
 
-    # then: 12 refused puts, 3 superseded keys
+    # then: 12 refused puts, 12 superseded rows
     assert len(table.conditional_puts) == 13
-    assert writer.superseded == 3
+    assert writer.superseded == 12
     assert set(table.stored) == {("paris", "figs")}
 
 
@@ -1263,9 +1253,11 @@ def test_newest_file_claims_each_store_once_and_writes_with_batch_write_item(tab
     assert tables.claims()["store-0"] == {
         "store": {"S": "store-0"},
         "snapshot_at": {"S": SNAPSHOT_AT},
+        "order": {"S": SNAPSHOT.order},
         "bucket": {"S": BUCKET},
         "key": {"S": KEY},
         "version_id": {"S": VERSION},
+        "sequencer": {"NULL": True},
     }
     assert tables.snapshots() == {"store-0": SNAPSHOT, "store-1": SNAPSHOT}
     assert {key: int(one["count"]["N"]) for key, one in tables.items().items()} == {
@@ -1319,6 +1311,7 @@ def test_late_file_writes_only_the_rows_that_are_not_newer_in_the_table(tables):
         "count": {"N": "3"},
         "source": {"S": SOURCE},
         "updated_at": {"S": EARLIER},
+        "order": {"S": morning.order},
         "level": {"S": "low"},  # 3 is at or below the default threshold, 5
     }
     assert writer.superseded == 2
@@ -1500,7 +1493,7 @@ def test_write_if_not_newer_tells_a_write_over_its_own_snapshot_apart(dynamodb):
     client, stubber = dynamodb
     apples = stamped("berlin", "apples", 7)
     stubber.add_response(
-        "put_item", {"Attributes": {"updated_at": apples["updated_at"]}}, conditional_put(apples)
+        "put_item", {"Attributes": {"order": apples["order"]}}, conditional_put(apples)
     )
 
     # when
@@ -1526,6 +1519,7 @@ def test_a_retried_late_file_that_finds_its_own_rows_hands_back_the_newer_snapsh
         "count": {"N": "99"},
         "source": {"S": morning.uri},
         "updated_at": {"S": morning.taken_at},
+        "order": {"S": morning.order},
     }
 
     # when the retry loads the morning file again, losing the claim to noon

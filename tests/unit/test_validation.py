@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import pytest
@@ -242,3 +243,117 @@ def test_a_zero_padded_count_is_read_by_its_value() -> None:
 
     # then it is 12, not "too large"
     assert result == StockRow(2, "B", "x", 12)
+
+
+# --- Names that display as nothing or other than they read --------------------------------
+
+
+def test_names_are_normalised_to_nfc_so_one_name_typed_two_ways_is_one_key() -> None:
+    # given "Café" as one precomposed character and as e + combining acute accent
+    composed, decomposed = record(item="Caf\u00e9"), record(item="Cafe\u0301")
+    # when
+    first, second = validate(composed), validate(decomposed)
+    # then
+    assert isinstance(first, StockRow)
+    assert isinstance(second, StockRow)
+    assert first.key == second.key == ("Berlin", "Café")
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("\u200b", "shows as nothing"),
+        ("\u00ad\u200b\u2060", "shows as nothing"),
+        ("\ufeff", "shows as nothing"),
+        ("\u200b \u200d", "shows as nothing"),
+        ("Echo\u202eDot", "bidirectional control character (U+202E)"),
+        ("Echo\u2066Dot\u2069", "bidirectional control character (U+2066)"),
+        ("Echo\u200fDot", "bidirectional control character (U+200F)"),
+        ("Echo\u061cDot", "bidirectional control character (U+061C)"),
+        ("Echo\u2028Dot", "line or paragraph separator (U+2028)"),
+        ("Echo\u2029Dot", "line or paragraph separator (U+2029)"),
+        ("Echo\ue000", "private-use character (U+E000)"),
+        ("Echo\U000f0000", "private-use character (U+F0000)"),
+        ("Echo\u0378", "unassigned character (U+0378)"),
+        ("Echo\uffff", "noncharacter (U+FFFF)"),
+        ("Echo\ufdd0", "noncharacter (U+FDD0)"),
+        ("Echo\U0010fffe", "noncharacter (U+10FFFE)"),
+        ("Echo\x85Dot", "control character"),
+    ],
+)
+@pytest.mark.parametrize("field", ["store", "item"])
+def test_names_with_invisible_or_reordering_characters_are_rejected(
+    field: str, name: str, reason: str
+) -> None:
+    # given
+    row = record(**{field: name})
+    # when
+    result = validate(row)
+    # then
+    assert isinstance(result, Rejection)
+    assert result.reason.startswith(field)
+    assert reason in result.reason
+
+
+def test_a_visible_name_with_a_format_character_inside_is_kept() -> None:
+    # a soft hyphen or a zero-width joiner inside an emoji sequence is part of real text
+    result = validate(record(item="Kinder\u00adgarten 👩\u200d💻"))
+    assert result == StockRow(7, "Berlin", "Kinder\u00adgarten 👩\u200d💻", 3)
+
+
+_FORBIDDEN_CATEGORIES = {"Cc", "Co", "Cn", "Cs", "Zl", "Zp"}
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
+def _is_noncharacter(char: str) -> bool:
+    code = ord(char)
+    return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
+
+
+@settings(max_examples=1000, deadline=None)
+@given(name=st.text(max_size=12))
+@example(name="Cafe\u0301")
+@example(name="\u200b")
+@example(name="a\u202e")
+def test_any_name_accepted_is_nfc_and_free_of_invisible_and_reordering_characters(
+    name: str,
+) -> None:
+    # given any text as the item's name
+    result = validate(record(item=name))
+    # then an accepted name is NFC, shows something, and holds none of the forbidden kinds
+    if isinstance(result, StockRow):
+        accepted = result.item
+        assert unicodedata.is_normalized("NFC", accepted)
+        assert not any(unicodedata.category(c) in _FORBIDDEN_CATEGORIES for c in accepted)
+        assert not any(c in _BIDI or _is_noncharacter(c) for c in accepted)
+        assert any(unicodedata.category(c) != "Cf" and not c.isspace() for c in accepted)
+
+
+# --- A row's own low-stock threshold ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("threshold", "expected"),
+    [("5", 5), (" 0 ", 0), ("", None), ("  ", None), (None, None), (7, 7)],
+)
+def test_a_rows_threshold_validates_like_a_count_and_blank_means_none(
+    threshold: Any, expected: int | None
+) -> None:
+    row = Record(2, {"store": "B", "item": "x", "count": "3", "low_stock_threshold": threshold})
+    assert validate(row) == StockRow(2, "B", "x", 3, expected)
+
+
+@pytest.mark.parametrize(
+    ("threshold", "reason"),
+    [
+        ("-1", "low_stock_threshold is negative"),
+        ("2.5", "low_stock_threshold must be a whole number, not '2.5'"),
+        ("1000000001", "low_stock_threshold is larger than 1,000,000,000"),
+        (True, "low_stock_threshold must be a whole number, not true or false"),
+    ],
+)
+def test_a_bad_threshold_rejects_the_row_with_its_name(threshold: Any, reason: str) -> None:
+    row = Record(2, {"store": "B", "item": "x", "count": "3", "low_stock_threshold": threshold})
+    result = validate(row)
+    assert isinstance(result, Rejection)
+    assert result.reason == reason

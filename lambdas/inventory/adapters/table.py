@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from inventory import settings
-from inventory.loading import SeenKeys
+from inventory.snapshots import order_token
 from inventory.stock import stock_level
 from inventory.validation import StockRow
 
@@ -114,10 +114,24 @@ class Snapshot:
     key: str
     version_id: str | None
     taken_at: str  # ISO 8601 UTC with milliseconds: text order is time order
+    sequencer: str | None = None  # S3's order of the events of one key
 
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def order(self) -> str:
+        """Where this snapshot stands among its store's: text order is snapshot order."""
+        return order_token(self.taken_at, self.key, self.sequencer, self.version_id)
+
+
+# A row or claim written before order tokens existed has only its time: it stands before any
+# snapshot of a later time, and ties with one of the same time (the rule of that time).
+_NOT_NEWER = (
+    "attribute_not_exists(updated_at) OR (attribute_not_exists(#order) AND updated_at <= :at)"
+    " OR #order <= :order"
+)
 
 
 class StockTable:
@@ -145,24 +159,36 @@ class StockTable:
     def claim_store(self, store: str, snapshot: Snapshot, backoff: Backoff) -> bool:
         """Record `snapshot` as the store's newest; False if a newer one is recorded.
 
-        An equal time is a redelivery of the same upload (or a tie), which may write again.
+        An equal order is a redelivery of the same upload, which may write again.
         """
         version = {"S": snapshot.version_id} if snapshot.version_id else {"NULL": True}
+        sequencer = {"S": snapshot.sequencer} if snapshot.sequencer else {"NULL": True}
         while True:
             try:
                 self._dynamodb.update_item(
                     TableName=self._snapshots_table,
                     Key={"store": {"S": store}},
                     UpdateExpression=(
-                        "SET snapshot_at = :at, #bucket = :bucket, #key = :key, version_id = :v"
+                        "SET snapshot_at = :at, #order = :order, #bucket = :bucket, #key = :key,"
+                        " version_id = :v, sequencer = :seq"
                     ),
-                    ConditionExpression=("attribute_not_exists(snapshot_at) OR snapshot_at <= :at"),
-                    ExpressionAttributeNames={"#bucket": "bucket", "#key": "key"},
+                    ConditionExpression=(
+                        "attribute_not_exists(snapshot_at)"
+                        " OR (attribute_not_exists(#order) AND snapshot_at <= :at)"
+                        " OR #order <= :order"
+                    ),
+                    ExpressionAttributeNames={
+                        "#bucket": "bucket",
+                        "#key": "key",
+                        "#order": "order",
+                    },
                     ExpressionAttributeValues={
                         ":at": {"S": snapshot.taken_at},
+                        ":order": {"S": snapshot.order},
                         ":bucket": {"S": snapshot.bucket},
                         ":key": {"S": snapshot.key},
                         ":v": version,
+                        ":seq": sequencer,
                     },
                 )
                 return True
@@ -182,15 +208,19 @@ class StockTable:
         for start in range(0, len(stores), BATCH_GET_SIZE):
             keys = [{"store": {"S": store}} for store in stores[start : start + BATCH_GET_SIZE]]
             for item in batch_get(self._dynamodb, self._snapshots_table, keys, backoff):
-                if item["snapshot_at"]["S"] > snapshot.taken_at:
-                    newer.add(
-                        Snapshot(
-                            bucket=item["bucket"]["S"],
-                            key=item["key"]["S"],
-                            version_id=item.get("version_id", {}).get("S"),
-                            taken_at=item["snapshot_at"]["S"],
-                        )
-                    )
+                recorded = Snapshot(
+                    bucket=item["bucket"]["S"],
+                    key=item["key"]["S"],
+                    version_id=item.get("version_id", {}).get("S"),
+                    taken_at=item["snapshot_at"]["S"],
+                    sequencer=item.get("sequencer", {}).get("S"),
+                )
+                if "order" in item:
+                    is_newer = item["order"]["S"] > snapshot.order
+                else:
+                    is_newer = recorded.taken_at > snapshot.taken_at
+                if is_newer:
+                    newer.add(recorded)
         return newer
 
     def write_batch(self, items: list[dict[str, Any]], backoff: Backoff) -> None:
@@ -204,8 +234,9 @@ class StockTable:
                 response = self._dynamodb.put_item(
                     TableName=self._table_name,
                     Item=item,
-                    ConditionExpression="attribute_not_exists(updated_at) OR updated_at <= :at",
-                    ExpressionAttributeValues={":at": item["updated_at"]},
+                    ConditionExpression=_NOT_NEWER,
+                    ExpressionAttributeNames={"#order": "order"},
+                    ExpressionAttributeValues={":at": item["updated_at"], ":order": item["order"]},
                     ReturnValues="ALL_OLD",
                 )
             except ClientError as error:
@@ -216,8 +247,8 @@ class StockTable:
                     raise
                 backoff.wait(f"PutItem kept failing ({code})")
                 continue
-            previous = response.get("Attributes", {}).get("updated_at")
-            return Written.OVER_ITSELF if previous == item["updated_at"] else Written.YES
+            previous = response.get("Attributes", {}).get("order")
+            return Written.OVER_ITSELF if previous == item["order"] else Written.YES
 
 
 # A file naming more stores than this still claims the others (so later files know of it), but
@@ -232,24 +263,24 @@ class _Job:
 
     items: list[dict[str, Any]]
     conditional: bool
-    # False for a row whose key an earlier part of the file already wrote or found newer: a
-    # refusal then was counted by that part.
-    count_refusal: bool = True
 
 
 class BatchWriter:
-    """Writes rows 25 a request on parallel lanes, keeping the last row for a key the last
-    written.
+    """Writes rows 25 a request on parallel lanes.
 
-    A row's lane is chosen by its key, and each lane writes in order, so when a file repeats a
-    (store, item) the row that lands last is the one that came last. Each lane's queue is
-    short, so a fast reader waits for the writers instead of filling memory.
+    Each key comes once (the loader passes only a key's last row), and a row's lane is chosen
+    by its key. Each lane's queue is short, so a fast reader waits for the writers instead of
+    filling memory.
     """
 
     def __init__(self, table: StockTable, snapshot: Snapshot, deadline: float, lanes: int) -> None:
         self._table = table
         self._snapshot = snapshot
-        self._attributes = {"source": {"S": snapshot.uri}, "updated_at": {"S": snapshot.taken_at}}
+        self._attributes = {
+            "source": {"S": snapshot.uri},
+            "updated_at": {"S": snapshot.taken_at},
+            "order": {"S": snapshot.order},
+        }
         self._threshold = settings.low_stock_threshold()
         self._deadline = deadline
         self._claims: dict[str, bool] = {}
@@ -257,9 +288,8 @@ class BatchWriter:
         self._queues: list[queue.Queue[_Job | None]] = [
             queue.Queue(maxsize=4) for _ in range(lanes)
         ]
-        # Keys a newer snapshot kept, per lane (a key always writes on the same lane, so each
-        # lane's table has a single writer): 12 bytes a key, however late and large the file.
-        self._superseded = [SeenKeys() for _ in range(lanes)]
+        # Rows a newer snapshot kept, counted per lane (each lane's count has a single writer).
+        self._superseded = [0] * lanes
         self._rewritten_stores: set[str] = set()
         self._errors: list[BaseException] = []
         self.overtaken: set[Snapshot] = set()
@@ -272,7 +302,7 @@ class BatchWriter:
     @property
     def superseded(self) -> int:
         """How many keys were not written because the table holds them from a newer file."""
-        return sum(len(keys) for keys in self._superseded)
+        return sum(self._superseded)
 
     def __enter__(self) -> BatchWriter:
         return self
@@ -282,14 +312,6 @@ class BatchWriter:
 
     def put(self, row: StockRow) -> None:
         """Queue `row` for writing; raises the first write error any lane has hit."""
-        self._put(row, count_refusal=True)
-
-    def rewrite(self, row: StockRow) -> None:
-        """Queue `row`, whose key an earlier part of this file had: as `put`, but if a newer
-        file holds the key, the earlier part has already counted it superseded."""
-        self._put(row, count_refusal=False)
-
-    def _put(self, row: StockRow, count_refusal: bool) -> None:
         if self._errors:
             raise self._errors[0]
         key = (row.store, row.item)
@@ -302,10 +324,9 @@ class BatchWriter:
             **level_attributes(row, self._threshold),
         }
         if not self._newest_snapshot_of(row.store):
-            self._queues[lane].put(_Job([item], conditional=True, count_refusal=count_refusal))
+            self._queues[lane].put(_Job([item], conditional=True))
             return
         pending = self._pending[lane]
-        # A key already in this batch is replaced: BatchWriteItem refuses duplicate keys.
         pending[key] = item
         if len(pending) == BATCH_SIZE:
             self._queues[lane].put(_Job(list(pending.values()), conditional=False))
@@ -354,8 +375,8 @@ class BatchWriter:
                 else:
                     item = job.items[0]
                     written = self._table.write_if_not_newer(item, Backoff(self._deadline))
-                    if written is Written.REFUSED and job.count_refusal:
-                        self._superseded[lane].add((item["store"]["S"], item["item"]["S"]), 0)
+                    if written is Written.REFUSED:
+                        self._superseded[lane] += 1
                     elif written is Written.OVER_ITSELF:
                         self._rewritten_stores.add(item["store"]["S"])
             except BaseException as error:  # handed to the reading thread by put() or close()
