@@ -11,11 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
+from track_stock import handler
 
+from inventory.adapters.clients import client
 from inventory.adapters.tracker import Tracker
 from inventory.stock import stock_level
 from inventory.tracking import COUNTERS, LATEST, SEPARATOR, change_from_record
-from tests.unit.fakes import REGION, use_fake_credentials
+from tests.unit.fakes import REGION, FakeContext, use_fake_credentials
 
 SUMMARY, HISTORY = "inventory-summary", "inventory-history"
 THRESHOLD = 5
@@ -165,3 +167,24 @@ def test_a_rising_count_is_not_decreasing() -> None:
         )["Item"]
     assert "runs_out_in_days" not in latest
     assert latest["forecast_at"]["S"]
+
+
+def test_the_handler_applies_a_batch_once_however_often_it_comes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SUMMARY_TABLE", SUMMARY)
+    monkeypatch.setenv("HISTORY_TABLE", HISTORY)
+    records, table = stream([("s1", "a", 9), ("s1", "b", 0), ("s2", "a", 3), ("s1", "a", 4)])
+    handler.tracker.cache_clear()
+    client.cache_clear()
+    with mock_aws():
+        dynamodb = create_tables()
+        for _ in range(2):
+            answer = handler.lambda_handler(
+                {"Records": records}, FakeContext("inventory-track_stock")
+            )
+            assert answer == {"batchItemFailures": []}
+        assert dict(summary(dynamodb)) == recount(table)
+        assert recount(table)["s1"] == {"items": 2, "units": 4, "out_of_stock": 1, "low": 1}
+    handler.tracker.cache_clear()
+    client.cache_clear()
