@@ -151,6 +151,7 @@ def test_changed_settings_reach_the_function_and_the_stream_mapping_in_place(aws
     assert made == [
         f"updated  function configuration {stack.load_function}",
         f"updated  stream mapping {stack.check_function}",
+        f"updated  stream mapping {stack.track_function}",
     ]
     environment = lambda_.get_function_configuration(FunctionName=stack.load_function)[
         "Environment"
@@ -288,7 +289,12 @@ def test_outputs_prints_the_stacks_names_and_addresses_as_json(aws, capsys, monk
     assert printed["functions"] == {
         "load_inventory": stack.load_function,
         "check_stock": stack.check_function,
+        "track_stock": stack.track_function,
     }
+    assert (printed["summary_table"], printed["history_table"]) == (
+        f"{STACK}-summary",
+        f"{STACK}-history",
+    )
 
 
 def test_outputs_of_a_stack_that_is_not_there_is_one_sentence_and_a_failure(aws, capsys):
@@ -302,7 +308,7 @@ def test_outputs_of_a_stack_that_is_not_there_is_one_sentence_and_a_failure(aws,
     )
 
 
-def test_the_stream_delivers_check_stock_only_records_that_set_a_count_to_0(aws):
+def test_the_stream_delivers_check_stock_only_records_that_set_a_count_to_0_or_are_low(aws):
     # when
     up(aws)
 
@@ -310,5 +316,86 @@ def test_the_stream_delivers_check_stock_only_records_that_set_a_count_to_0(aws)
     [mapping] = aws.clients.lambda_.list_event_source_mappings(
         FunctionName=aws.stack.check_function
     )["EventSourceMappings"]
-    [pattern] = [entry["Pattern"] for entry in mapping["FilterCriteria"]["Filters"]]
-    assert json.loads(pattern) == {"dynamodb": {"NewImage": {"count": {"N": ["0"]}}}}
+    patterns = [json.loads(entry["Pattern"]) for entry in mapping["FilterCriteria"]["Filters"]]
+    assert patterns == [
+        {"dynamodb": {"NewImage": {"count": {"N": ["0"]}}}},
+        {"dynamodb": {"NewImage": {"level": {"S": ["low"]}}}},
+    ]
+
+
+def test_track_stock_reads_every_record_of_the_same_stream(aws):
+    # when
+    up(aws)
+
+    # then
+    lambda_ = aws.clients.lambda_
+    [check] = lambda_.list_event_source_mappings(FunctionName=aws.stack.check_function)[
+        "EventSourceMappings"
+    ]
+    [track] = lambda_.list_event_source_mappings(FunctionName=aws.stack.track_function)[
+        "EventSourceMappings"
+    ]
+    assert track["EventSourceArn"] == check["EventSourceArn"]
+    assert "FilterCriteria" not in track or not track["FilterCriteria"].get("Filters")
+    environment = lambda_.get_function_configuration(FunctionName=aws.stack.track_function)[
+        "Environment"
+    ]["Variables"]
+    assert environment["SUMMARY_TABLE"] == aws.stack.summary_table
+    assert environment["HISTORY_TABLE"] == aws.stack.history_table
+    assert environment["HISTORY_RETENTION_DAYS"] == "90"
+
+
+def test_the_summary_and_history_tables_and_the_level_index(aws):
+    # when
+    up(aws, Settings(dashboard=False, history_retention_days=30))
+
+    # then
+    dynamodb = aws.clients.dynamodb
+    stack: Stack = aws.stack
+    summary = dynamodb.describe_table(TableName=stack.summary_table)["Table"]
+    assert summary["KeySchema"] == [{"AttributeName": "store", "KeyType": "HASH"}]
+    history = dynamodb.describe_table(TableName=stack.history_table)["Table"]
+    assert history["KeySchema"] == [
+        {"AttributeName": "store_item", "KeyType": "HASH"},
+        {"AttributeName": "at", "KeyType": "RANGE"},
+    ]
+    ttl = dynamodb.describe_time_to_live(TableName=stack.history_table)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
+    [index] = dynamodb.describe_table(TableName=stack.table)["Table"]["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "by_level"
+    assert index["KeySchema"] == [
+        {"AttributeName": "level", "KeyType": "HASH"},
+        {"AttributeName": "store", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "ALL"}
+    environment = aws.clients.lambda_.get_function_configuration(
+        FunctionName=stack.track_function
+    )["Environment"]["Variables"]
+    assert environment["HISTORY_RETENTION_DAYS"] == "30"
+
+
+def test_an_existing_table_gains_the_level_index(aws):
+    # given an inventory table from before the index
+    dynamodb = aws.clients.dynamodb
+    dynamodb.create_table(
+        TableName=aws.stack.table,
+        AttributeDefinitions=[
+            {"AttributeName": "store", "AttributeType": "S"},
+            {"AttributeName": "item", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "store", "KeyType": "HASH"},
+            {"AttributeName": "item", "KeyType": "RANGE"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+
+    # when
+    made = up(aws)
+
+    # then
+    assert f"created  table index {aws.stack.table}.by_level" in made
+    [index] = dynamodb.describe_table(TableName=aws.stack.table)["Table"]["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "by_level"
+    assert f"created  table index {aws.stack.table}.by_level" not in up(aws)

@@ -1,4 +1,5 @@
-"""The out-of-stock and low-stock rules, applied to recorded DynamoDB stream events, and the alert it makes."""
+"""The out-of-stock and low-stock rules, applied to recorded DynamoDB stream events, and the
+alert it makes."""
 
 from __future__ import annotations
 
