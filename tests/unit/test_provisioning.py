@@ -368,9 +368,9 @@ def test_the_summary_and_history_tables_and_the_level_index(aws):
         {"AttributeName": "store", "KeyType": "RANGE"},
     ]
     assert index["Projection"] == {"ProjectionType": "ALL"}
-    environment = aws.clients.lambda_.get_function_configuration(
-        FunctionName=stack.track_function
-    )["Environment"]["Variables"]
+    environment = aws.clients.lambda_.get_function_configuration(FunctionName=stack.track_function)[
+        "Environment"
+    ]["Variables"]
     assert environment["HISTORY_RETENTION_DAYS"] == "30"
 
 
