@@ -129,7 +129,6 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "outputs":
             print(json.dumps(deploy.outputs(aws, stack), indent=2))
         elif args.command == "rebuild-summary":
-            deploy.outputs(aws, stack)  # StackNotFound when there is no such stack
             stores = summary.rebuild(aws, stack)
             say(f"summary of stack {stack.name!r} rebuilt from its table: {stores} store(s)")
         elif args.command == "replay-failed":

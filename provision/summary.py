@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from inventory.tracking import COUNTERS, LATEST, SEPARATOR, ItemState, contribution, sequence_key
-from provision.resources import Aws
+from provision.resources import Aws, ignore_missing
 from provision.stack import Stack
 
 
@@ -43,6 +43,9 @@ def recount(items: Iterator[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]],
 def rebuild(aws: Aws, stack: Stack) -> int:
     """Rewrite the summary from a scan of the table; returns how many stores it holds."""
     dynamodb = aws.dynamodb
+    for table in (stack.table, stack.summary_table, stack.history_table):
+        if not _exists(dynamodb, table):
+            raise LookupError(f"stack {stack.name!r} has no table {table}")
     stores, contributions = recount(_scan(dynamodb, stack.table))
     counted = dict(contributions)
     # Items gone from the table count for nothing now.
@@ -68,6 +71,13 @@ def rebuild(aws: Aws, stack: Stack) -> int:
             item["last_updated"] = {"S": figures["last_updated"]}
         dynamodb.put_item(TableName=stack.summary_table, Item={"store": {"S": store}, **item})
     return len(stores)
+
+
+def _exists(dynamodb: Any, table: str) -> bool:
+    def describe() -> Any:
+        return dynamodb.describe_table(TableName=table)
+
+    return ignore_missing(describe, "ResourceNotFoundException") is not None
 
 
 def _scan(dynamodb: Any, table: str, at: str | None = None) -> Iterator[dict[str, Any]]:

@@ -399,3 +399,115 @@ def test_an_existing_table_gains_the_level_index(aws):
     [index] = dynamodb.describe_table(TableName=aws.stack.table)["Table"]["GlobalSecondaryIndexes"]
     assert index["IndexName"] == "by_level"
     assert f"created  table index {aws.stack.table}.by_level" not in up(aws)
+
+
+def filter_policies(aws: SimpleNamespace) -> dict[str, str | None]:
+    sns = aws.clients.sns
+    listed = sns.list_subscriptions_by_topic(TopicArn=aws.stack.topic_arn)["Subscriptions"]
+    return {
+        entry["Protocol"]: sns.get_subscription_attributes(
+            SubscriptionArn=entry["SubscriptionArn"]
+        )["Attributes"].get("FilterPolicy")
+        for entry in listed
+    }
+
+
+def test_alert_events_filter_what_email_and_sms_receive_and_a_later_run_changes_it(aws, capsys):
+    # given
+    argv = ["up", "--stack", STACK, "--no-dashboard", "--email", EMAIL, "--sms", PHONE]
+
+    # when people ask for low-stock alerts only
+    assert cli.main([*argv, "--alert-events", "low_stock"]) == 0
+
+    # then their subscriptions filter on the event attribute; the alerts queue takes all
+    policies = filter_policies(aws)
+    assert json.loads(policies["email"]) == {"event": ["low_stock"]}
+    assert json.loads(policies["sms"]) == {"event": ["low_stock"]}
+    assert policies["sqs"] in (None, "", "{}")
+
+    # when a later run asks for both
+    assert cli.main([*argv, "--alert-events", "out_of_stock,low_stock"]) == 0
+
+    # then the filter goes and people get every alert
+    assert all(policy in (None, "", "{}") for policy in filter_policies(aws).values())
+    capsys.readouterr()
+
+
+def test_unknown_alert_events_are_refused_before_anything_is_made(aws, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["up", "--stack", STACK, "--alert-events", "out_of_stock,sold_out"])
+    assert "sold_out" in capsys.readouterr().err
+    assert aws.clients.dynamodb.list_tables()["TableNames"] == []
+
+
+def test_rebuild_summary_recounts_the_table_and_rebases_each_item(aws, capsys):
+    # given a stack whose summary is wrong (a stale store, no figures for the real ones)
+    up(aws)
+    stack: Stack = aws.stack
+    dynamodb = aws.clients.dynamodb
+    rows = [("s1", "a", 0, "out"), ("s1", "b", 3, "low"), ("s1", "c", 40, None)]
+    rows += [("s2", "a", 7, None)]
+    for store, item, count, level in rows:
+        attributes = {
+            "store": {"S": store},
+            "item": {"S": item},
+            "count": {"N": str(count)},
+            "updated_at": {"S": f"2026-12-0{1 + len(item)}T08:00:00.000Z"},
+            "source": {"S": "s3://uploads/x.csv"},
+        }
+        if level:
+            attributes["level"] = {"S": level}
+        dynamodb.put_item(TableName=stack.table, Item=attributes)
+    dynamodb.put_item(
+        TableName=stack.summary_table, Item={"store": {"S": "gone"}, "items": {"N": "4"}}
+    )
+    gone = {"store_item": {"S": "gone\x1fz"}, "at": {"S": "~latest"}}
+    dynamodb.put_item(
+        TableName=stack.history_table,
+        Item={**gone, "applied_seq": {"S": "9" * 40}, "applied": {"M": {"items": {"N": "1"}}}},
+    )
+
+    # when
+    code = cli.main(["rebuild-summary", "--stack", STACK])
+
+    # then
+    assert code == 0
+    items = {
+        item["store"]["S"]: {name: value.get("N", value.get("S")) for name, value in item.items()}
+        for item in dynamodb.scan(TableName=stack.summary_table)["Items"]
+    }
+    assert items == {
+        "s1": {
+            "store": "s1",
+            "items": "3",
+            "units": "43",
+            "out_of_stock": "1",
+            "low": "1",
+            "last_updated": "2026-12-02T08:00:00.000Z",
+        },
+        "s2": {
+            "store": "s2",
+            "items": "1",
+            "units": "7",
+            "out_of_stock": "0",
+            "low": "0",
+            "last_updated": "2026-12-02T08:00:00.000Z",
+        },
+    }
+    stale = dynamodb.get_item(TableName=stack.history_table, Key=gone)["Item"]
+    assert stale["applied"]["M"]["items"] == {"N": "0"}
+    assert stale["applied_seq"]["S"] == "9" * 40  # kept: older records stay skipped
+    rebased = dynamodb.get_item(
+        TableName=stack.history_table,
+        Key={"store_item": {"S": "s1\x1fb"}, "at": {"S": "~latest"}},
+    )["Item"]
+    assert rebased["applied"]["M"]["low"] == {"N": "1"}
+    assert "summary of stack" in capsys.readouterr().err
+
+
+def test_rebuild_summary_of_a_stack_that_is_not_there_is_one_sentence(aws, capsys):
+    assert cli.main(["rebuild-summary", "--stack", "absent"]) == 1
+    assert capsys.readouterr().err == (
+        "error: stack 'absent' has no table absent-inventory; run `python -m provision up` "
+        "first\n"
+    )
