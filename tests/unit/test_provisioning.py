@@ -508,6 +508,5 @@ def test_rebuild_summary_recounts_the_table_and_rebases_each_item(aws, capsys):
 def test_rebuild_summary_of_a_stack_that_is_not_there_is_one_sentence(aws, capsys):
     assert cli.main(["rebuild-summary", "--stack", "absent"]) == 1
     assert capsys.readouterr().err == (
-        "error: stack 'absent' has no table absent-inventory; run `python -m provision up` "
-        "first\n"
+        "error: stack 'absent' has no table absent-inventory; run `python -m provision up` first\n"
     )
