@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -115,7 +116,8 @@ class Tracker:
             forecast = runs_out_in_days([(parse_time(at), count) for at, count in points], now)
             item["forecast_at"] = {"S": points[-1][0]}
             if forecast is not None:
-                item["runs_out_in_days"] = {"N": str(round(forecast, 2))}
+                # 4 significant digits, never in exponent form
+                item["runs_out_in_days"] = {"N": format(Decimal(f"{forecast:.4g}"), "f")}
         put: dict[str, Any] = {"TableName": self._history, "Item": item}
         if latest is None:
             put["ConditionExpression"] = "attribute_not_exists(applied_seq)"
