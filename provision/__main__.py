@@ -1,4 +1,4 @@
-"""python -m provision [up|outputs|destroy|replay-failed] [--stack NAME] [--endpoint-url URL] ...
+"""python -m provision [up|outputs|destroy|replay-failed|rebuild-summary] [--stack NAME] ...
 
 With no endpoint (flag or AWS_ENDPOINT_URL) it targets real AWS, with the usual profile and
 region resolution of boto3.
@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from provision import dashboard, deploy, replay
+from provision import dashboard, deploy, replay, summary
 from provision.resources import Changes, GaveUp
 from provision.stack import DEFAULT_STACK, Settings
 
@@ -29,10 +29,31 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _days(text: str) -> int:
+    """argparse type: a whole number of days, 1 or more."""
+    days = _non_negative_int(text)
+    if days == 0:
+        raise argparse.ArgumentTypeError("keep history 1 day or more")
+    return days
+
+
+def _alert_events(text: str) -> tuple[str, ...]:
+    """argparse type: alert event names, comma-separated."""
+    events = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    try:
+        deploy.alert_filter(events)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return events
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m provision", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "command", nargs="?", default="up", choices=["up", "outputs", "destroy", "replay-failed"]
+        "command",
+        nargs="?",
+        default="up",
+        choices=["up", "outputs", "destroy", "replay-failed", "rebuild-summary"],
     )
     parser.add_argument("--stack", default=DEFAULT_STACK, help="name every resource derives from")
     parser.add_argument("--endpoint-url", help="emulator endpoint (default: $AWS_ENDPOINT_URL)")
@@ -47,6 +68,19 @@ def main(argv: list[str] | None = None) -> int:
         type=_non_negative_int,
         metavar="N",
         help="the dashboard marks items with N or fewer left as low (up; default 5; 0: none)",
+    )
+    parser.add_argument(
+        "--alert-events",
+        type=_alert_events,
+        metavar="EVENTS",
+        help="the alerts --email and --sms receive, comma-separated: out_of_stock, low_stock "
+        "(up; default both; the alerts queue always gets both)",
+    )
+    parser.add_argument(
+        "--history-days",
+        type=_days,
+        metavar="DAYS",
+        help="keep each item's count history this many days (up; default 90)",
     )
     parser.add_argument("--no-dashboard", action="store_true", help="skip the dashboard (up)")
     parser.add_argument(
@@ -74,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
                 settings = replace(settings, low_stock_threshold=args.low_stock_threshold)
             if args.no_dashboard:
                 settings = replace(settings, dashboard=False)
+            if args.alert_events:
+                settings = replace(settings, alert_events=args.alert_events)
+            if args.history_days:
+                settings = replace(settings, history_retention_days=args.history_days)
             say(f"provisioning stack {stack.name!r} on {target} ({stack.region})")
             changes = Changes(echo=say)
             result = deploy.up(aws, stack, settings, args.email, args.sms, changes)
@@ -90,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(result, indent=2))
         elif args.command == "outputs":
             print(json.dumps(deploy.outputs(aws, stack), indent=2))
+        elif args.command == "rebuild-summary":
+            stores = summary.rebuild(aws, stack)
+            say(f"summary of stack {stack.name!r} rebuilt from its table: {stores} store(s)")
         elif args.command == "replay-failed":
             count = replay.replay_failed_loads(aws, stack, say)
             say(f"{count} failed load(s) replayed" if count else "no failed loads to replay")

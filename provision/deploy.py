@@ -14,6 +14,7 @@ from provision.resources import (
     Aws,
     Changes,
     FunctionSpec,
+    IndexSpec,
     StreamMappingSpec,
     delete_bucket,
     delete_function,
@@ -39,7 +40,7 @@ from provision.resources import (
     find_topic,
     queue_url,
 )
-from provision.stack import Settings, Stack
+from provision.stack import LEVEL_INDEX, Settings, Stack
 
 RUNTIME = "python3.11"
 # Failed events wait here for an operator; 14 days is SQS's longest retention.
@@ -56,6 +57,11 @@ TOPIC_ATTRIBUTES = {"KmsMasterKeyId": "alias/aws/sns"}
 # The sent-alerts table's expiry attribute, as check_stock writes it
 # (inventory.adapters.sent_alerts.EXPIRY_ATTRIBUTE).
 SENT_ALERT_EXPIRY_ATTRIBUTE = "expires_at"
+# The history table's expiry attribute (inventory.adapters.tracker writes it).
+HISTORY_EXPIRY_ATTRIBUTE = "expires_at"
+# Items that are out or low, by level then store: the loader writes `level` only on those.
+LEVEL_INDEX_SPEC = IndexSpec(LEVEL_INDEX, (("level", "HASH"), ("store", "RANGE")))
+ALERT_EVENTS = ("out_of_stock", "low_stock")  # the `event` attribute check_stock publishes
 
 
 class StackNotFound(Exception):
@@ -99,7 +105,12 @@ def up(
         policy = policies.tls_only_bucket_policy(stack, bucket) if tls else None
         ensure_bucket(aws, bucket, stack.region, policy, changes)
     stream_arn = ensure_table(
-        aws, stack.table, [("store", "HASH"), ("item", "RANGE")], changes, stream=True
+        aws,
+        stack.table,
+        [("store", "HASH"), ("item", "RANGE")],
+        changes,
+        stream=True,
+        indexes=(LEVEL_INDEX_SPEC,),
     )
     assert stream_arn is not None
     # The newest snapshot loaded per store, so a file that arrives late cannot overwrite it.
@@ -108,6 +119,11 @@ def up(
     # entry expires once its stream record can no longer be delivered.
     ensure_table(aws, stack.sent_alerts_table, [("alert_id", "HASH")], changes)
     ensure_time_to_live(aws, stack.sent_alerts_table, SENT_ALERT_EXPIRY_ATTRIBUTE, changes)
+    # Per-store figures for the dashboard, and each item's count over time (newest first by
+    # `at`; its `~latest` item holds the forecast), both kept from the stream by track_stock.
+    ensure_table(aws, stack.summary_table, [("store", "HASH")], changes)
+    ensure_table(aws, stack.history_table, [("store_item", "HASH"), ("at", "RANGE")], changes)
+    ensure_time_to_live(aws, stack.history_table, HISTORY_EXPIRY_ATTRIBUTE, changes)
 
     # Alerts: the topic, the queue programs read alerts from, and people's subscriptions.
     topic_arn = ensure_topic(aws, stack.topic, TOPIC_ATTRIBUTES, changes)
@@ -122,14 +138,16 @@ def up(
     )
     raw = {"RawMessageDelivery": "true"}
     ensure_subscription(aws, topic_arn, "sqs", stack.queue_arn(stack.alerts_queue), raw, changes)
+    people = alert_filter(settings.alert_events)
     if email:
-        ensure_subscription(aws, topic_arn, "email", email, {}, changes)
+        ensure_subscription(aws, topic_arn, "email", email, people, changes)
     if sms:
-        ensure_subscription(aws, topic_arn, "sms", sms, {}, changes)
+        ensure_subscription(aws, topic_arn, "sms", sms, people, changes)
 
     # Where events that failed every retry wait for an operator.
     ensure_queue(aws, stack.load_failures_queue, FAILURE_QUEUE_ATTRIBUTES, changes)
     ensure_queue(aws, stack.alert_failures_queue, FAILURE_QUEUE_ATTRIBUTES, changes)
+    ensure_queue(aws, stack.track_failures_queue, FAILURE_QUEUE_ATTRIBUTES, changes)
     uploads_url = ensure_uploads_queue(aws, stack, settings, changes)
 
     # load_inventory: S3 ObjectCreated -> the uploads queue -> DynamoDB, a report per file.
@@ -152,6 +170,7 @@ def up(
                 "SNAPSHOTS_TABLE": stack.snapshots_table,
                 "REPORTS_BUCKET": stack.reports_bucket,
                 "MAX_FILE_BYTES": str(settings.max_file_bytes),
+                "LOW_STOCK_THRESHOLD": str(settings.low_stock_threshold),
                 "UPLOADS_QUEUE_URL": uploads_url,
                 "POWERTOOLS_METRICS_NAMESPACE": "Inventory",
             },
@@ -178,12 +197,39 @@ def up(
             {
                 "TOPIC_ARN": topic_arn,
                 "SENT_ALERTS_TABLE": stack.sent_alerts_table,
+                "LOW_STOCK_THRESHOLD": str(settings.low_stock_threshold),
                 "POWERTOOLS_METRICS_NAMESPACE": "Inventory",
             },
         ),
         changes,
     )
     connect_stream(aws, stack, stream_arn, settings, changes)
+
+    # track_stock: the same stream, every record -> the summary and the history.
+    ensure_function(
+        aws,
+        _function_spec(
+            stack.track_function,
+            "track_stock",
+            ensure_role(
+                aws,
+                stack.track_role,
+                policies.LAMBDA_TRUST,
+                policies.track_stock_policy(stack),
+                changes,
+            ),
+            settings.check_timeout_seconds,
+            settings.check_memory_mb,
+            {
+                "SUMMARY_TABLE": stack.summary_table,
+                "HISTORY_TABLE": stack.history_table,
+                "HISTORY_RETENTION_DAYS": str(settings.history_retention_days),
+                "POWERTOOLS_METRICS_NAMESPACE": "Inventory",
+            },
+        ),
+        changes,
+    )
+    connect_tracking(aws, stack, stream_arn, settings, changes)
 
     # The dashboard: Cognito sign-in, an HTTP API over the table, the site in its own bucket.
     dashboard_outputs = dashboard.ensure(aws, stack, settings, RUNTIME, changes)
@@ -275,6 +321,20 @@ def connect_uploads_queue(aws: Aws, stack: Stack, settings: Settings, changes: C
 OUT_OF_STOCK_RECORDS = json.dumps(
     {"dynamodb": {"NewImage": {"count": {"N": ["0"]}}}}, separators=(",", ":")
 )
+# A record whose new image is low may be an item becoming low (the loader writes `level`).
+LOW_STOCK_RECORDS = json.dumps(
+    {"dynamodb": {"NewImage": {"level": {"S": ["low"]}}}}, separators=(",", ":")
+)
+
+
+def alert_filter(events: tuple[str, ...]) -> dict[str, str]:
+    """A subscription's attributes choosing these alert events; none when all are chosen."""
+    unknown = set(events) - set(ALERT_EVENTS)
+    if unknown or not events:
+        raise ValueError(f"alert events {sorted(unknown)}: choose from {', '.join(ALERT_EVENTS)}")
+    if set(events) == set(ALERT_EVENTS):
+        return {}
+    return {"FilterPolicy": json.dumps({"event": sorted(set(events))})}
 
 
 def connect_stream(
@@ -283,7 +343,7 @@ def connect_stream(
     stream_arn: str,
     settings: Settings,
     changes: Changes,
-    filter_patterns: tuple[str, ...] = (OUT_OF_STOCK_RECORDS,),
+    filter_patterns: tuple[str, ...] = (OUT_OF_STOCK_RECORDS, LOW_STOCK_RECORDS),
 ) -> None:
     """The table's stream -> check_stock, records that exhaust their retries to the
     alert-failures queue."""
@@ -297,6 +357,25 @@ def connect_stream(
             max_record_age_seconds=settings.stream_max_record_age_seconds,
             on_failure_arn=stack.queue_arn(stack.alert_failures_queue),
             filter_patterns=filter_patterns,
+        ),
+        changes,
+    )
+
+
+def connect_tracking(
+    aws: Aws, stack: Stack, stream_arn: str, settings: Settings, changes: Changes
+) -> None:
+    """The table's stream -> track_stock, unfiltered (every change moves the figures);
+    records that exhaust their retries go to the track-failures queue."""
+    ensure_stream_mapping(
+        aws,
+        StreamMappingSpec(
+            function=stack.track_function,
+            stream_arn=stream_arn,
+            batch_size=settings.stream_batch_size,
+            max_retries=settings.stream_max_retries,
+            max_record_age_seconds=settings.stream_max_record_age_seconds,
+            on_failure_arn=stack.queue_arn(stack.track_failures_queue),
         ),
         changes,
     )
@@ -336,7 +415,10 @@ def _outputs(aws: Aws, stack: Stack, topic_arn: str, alerts_url: str) -> dict[st
         "functions": {
             "load_inventory": stack.load_function,
             "check_stock": stack.check_function,
+            "track_stock": stack.track_function,
         },
+        "summary_table": stack.summary_table,
+        "history_table": stack.history_table,
     }
 
 
@@ -344,8 +426,10 @@ def destroy(aws: Aws, stack: Stack, changes: Changes | None = None) -> Changes:
     """Remove everything `up` made, in reverse order; a missing piece is skipped."""
     changes = changes or Changes()
     dashboard.destroy(aws, stack, changes)
+    delete_function(aws, stack.track_function, changes)
     delete_function(aws, stack.check_function, changes)
     delete_function(aws, stack.load_function, changes)
+    delete_role(aws, stack.track_role, changes)
     delete_role(aws, stack.check_role, changes)
     delete_role(aws, stack.load_role, changes)
     for queue in stack.queues:
@@ -354,10 +438,12 @@ def destroy(aws: Aws, stack: Stack, changes: Changes | None = None) -> Changes:
     delete_table(aws, stack.table, changes)
     delete_table(aws, stack.snapshots_table, changes)
     delete_table(aws, stack.sent_alerts_table, changes)
+    delete_table(aws, stack.summary_table, changes)
+    delete_table(aws, stack.history_table, changes)
     delete_bucket(aws, stack.uploads_bucket, changes)
     delete_bucket(aws, stack.reports_bucket, changes)
     # Last: an invocation still finishing when its function was deleted may write its final
     # log lines, recreating the group.
-    for function in (stack.load_function, stack.check_function):
+    for function in (stack.load_function, stack.check_function, stack.track_function):
         delete_log_group(aws, f"/aws/lambda/{function}", changes)
     return changes

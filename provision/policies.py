@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provision.stack import Stack
+from provision.stack import LEVEL_INDEX, Stack
 
 # Not an action in AWS's IAM catalogue (so linters call it unknown); see check_stock_policy.
 EMULATOR_ONLY_PUBLISH_BATCH = "sns:PublishBatch"
@@ -129,22 +129,7 @@ def check_stock_policy(stack: Stack) -> dict[str, Any]:
         "Version": "2012-10-17",
         "Statement": [
             *_logs(stack, stack.check_function),
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "dynamodb:DescribeStream",
-                    "dynamodb:GetRecords",
-                    "dynamodb:GetShardIterator",
-                ],
-                "Resource": f"{stack.table_arn}/stream/*",
-            },
-            {
-                "Effect": "Allow",
-                # The event source mapping lists the table's streams; IAM accepts no resource
-                # narrower than "*" for ListStreams (it names no stream until it has listed).
-                "Action": ["dynamodb:ListStreams"],
-                "Resource": "*",
-            },
+            *_read_stream(stack),
             {
                 "Effect": "Allow",
                 # AWS authorises PublishBatch as sns:Publish; MiniStack, enforcing IAM, checks
@@ -165,6 +150,77 @@ def check_stock_policy(stack: Stack) -> dict[str, Any]:
             },
         ],
     }
+
+
+def _read_stream(stack: Stack) -> list[dict[str, Any]]:
+    return [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+            ],
+            "Resource": f"{stack.table_arn}/stream/*",
+        },
+        {
+            "Effect": "Allow",
+            # The event source mapping lists the table's streams; IAM accepts no resource
+            # narrower than "*" for ListStreams (it names no stream until it has listed).
+            "Action": ["dynamodb:ListStreams"],
+            "Resource": "*",
+        },
+    ]
+
+
+def track_stock_policy(stack: Stack) -> dict[str, Any]:
+    """Read the table's stream, keep the summary and the history (one transaction a record),
+    hand exhausted batches to its queue."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            *_logs(stack, stack.track_function),
+            *_read_stream(stack),
+            {
+                "Effect": "Allow",
+                # TransactWriteItems is authorised as the writes it holds.
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                "Resource": stack.history_table_arn,
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:UpdateItem"],
+                "Resource": stack.summary_table_arn,
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage"],
+                "Resource": stack.queue_arn(stack.track_failures_queue),
+            },
+        ],
+    }
+
+
+def stock_tracking_read_statements(stack: Stack) -> list[dict[str, Any]]:
+    """What a reader of the dashboard's figures needs: the summary (Scan), the history
+    (Query), and the inventory table's `by_level` index (Query)."""
+    return [
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:Scan", "dynamodb:GetItem"],
+            "Resource": stack.summary_table_arn,
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query", "dynamodb:GetItem"],
+            "Resource": stack.history_table_arn,
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query"],
+            "Resource": f"{stack.table_arn}/index/{LEVEL_INDEX}",
+        },
+    ]
 
 
 def tls_only_bucket_policy(stack: Stack, bucket: str) -> dict[str, Any]:

@@ -271,38 +271,83 @@ def delete_bucket(aws: Aws, name: str, changes: Changes) -> None:
 # ---------------------------------------------------------------- DynamoDB
 
 
+@dataclass(frozen=True)
+class IndexSpec:
+    """A global secondary index with string keys ((name, HASH|RANGE), ...), projecting ALL."""
+
+    name: str
+    keys: tuple[tuple[str, str], ...]
+
+    def description(self) -> dict[str, Any]:
+        return {
+            "IndexName": self.name,
+            "KeySchema": [{"AttributeName": key, "KeyType": kind} for key, kind in self.keys],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+
+
 def ensure_table(
-    aws: Aws, name: str, keys: list[tuple[str, str]], changes: Changes, stream: bool = False
+    aws: Aws,
+    name: str,
+    keys: list[tuple[str, str]],
+    changes: Changes,
+    stream: bool = False,
+    indexes: tuple[IndexSpec, ...] = (),
 ) -> str | None:
     """An on-demand table with string `keys` ((name, HASH|RANGE), ...), streaming both images
-    of every change if `stream`. Returns the stream ARN, if any."""
+    of every change if `stream`, with these global secondary `indexes` (an existing table
+    gains the ones it lacks). Returns the stream ARN, if any."""
     wanted_stream = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     description = ignore_missing(
         lambda: aws.dynamodb.describe_table(TableName=name)["Table"], "ResourceNotFoundException"
     )
+    attributes = sorted({key for key, _ in keys} | {k for i in indexes for k, _ in i.keys})
+    definitions = [{"AttributeName": key, "AttributeType": "S"} for key in attributes]
     if description is None:
         options: dict[str, Any] = {"StreamSpecification": wanted_stream} if stream else {}
+        if indexes:
+            options["GlobalSecondaryIndexes"] = [index.description() for index in indexes]
         aws.dynamodb.create_table(
             TableName=name,
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key, _ in keys],
+            AttributeDefinitions=definitions,
             KeySchema=[{"AttributeName": key, "KeyType": kind} for key, kind in keys],
             BillingMode="PAY_PER_REQUEST",
             **options,
         )
         changes.record("created", "table", name)
-    elif stream and description.get("StreamSpecification") != wanted_stream:
-        aws.dynamodb.update_table(TableName=name, StreamSpecification=wanted_stream)
-        changes.record("updated", "table stream", name)
+    else:
+        if stream and description.get("StreamSpecification") != wanted_stream:
+            aws.dynamodb.update_table(TableName=name, StreamSpecification=wanted_stream)
+            changes.record("updated", "table stream", name)
+        present = {index["IndexName"] for index in description.get("GlobalSecondaryIndexes", [])}
+        for index in indexes:
+            if index.name not in present:
+                _wait_table_active(aws, name)
+                aws.dynamodb.update_table(
+                    TableName=name,
+                    AttributeDefinitions=definitions,
+                    GlobalSecondaryIndexUpdates=[{"Create": index.description()}],
+                )
+                changes.record("created", "table index", f"{name}.{index.name}")
     aws.dynamodb.get_waiter("table_exists").wait(
         TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
     )
-    wait_until(
-        lambda: aws.dynamodb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE",
-        120,
-        f"table {name} to be active",
-    )
+    _wait_table_active(aws, name)
     arn = aws.dynamodb.describe_table(TableName=name)["Table"].get("LatestStreamArn")
     return str(arn) if stream else None
+
+
+def _wait_table_active(aws: Aws, name: str) -> None:
+    """The table and its indexes are ACTIVE (an index backfills after it is created)."""
+
+    def active() -> bool:
+        table = aws.dynamodb.describe_table(TableName=name)["Table"]
+        indexes = table.get("GlobalSecondaryIndexes", [])
+        return table["TableStatus"] == "ACTIVE" and all(
+            index.get("IndexStatus", "ACTIVE") == "ACTIVE" for index in indexes
+        )
+
+    wait_until(active, 600, f"table {name} to be active")
 
 
 def ensure_time_to_live(aws: Aws, table: str, attribute: str, changes: Changes) -> None:
@@ -367,6 +412,7 @@ def ensure_subscription(
     for page in aws.sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
         for subscription in page.get("Subscriptions", []):
             if subscription["Protocol"] == protocol and subscription["Endpoint"] == endpoint:
+                _align_subscription(aws, subscription["SubscriptionArn"], attributes, changes)
                 return
     aws.sns.subscribe(
         TopicArn=topic_arn,
@@ -376,6 +422,37 @@ def ensure_subscription(
         ReturnSubscriptionArn=True,
     )
     changes.record("created", f"{protocol} subscription", endpoint)
+
+
+def _align_subscription(aws: Aws, arn: str, attributes: dict[str, str], changes: Changes) -> None:
+    """An existing subscription takes the attributes wanted now (a FilterPolicy given or
+    dropped). One still pending confirmation has no attributes to set yet."""
+    if not arn.startswith("arn:"):
+        return
+    current = aws.sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+    for key in ("FilterPolicy",):
+        wanted = attributes.get(key)
+        if wanted is None and current.get(key) in (None, "", "{}"):
+            continue
+        if wanted is not None and _same_json(current.get(key), wanted):
+            continue
+        aws.sns.set_subscription_attributes(
+            SubscriptionArn=arn, AttributeName=key, AttributeValue=wanted or "{}"
+        )
+        changes.record("updated", f"subscription {key}", arn.rsplit(":", 1)[-1])
+    for key, value in attributes.items():
+        if key != "FilterPolicy" and current.get(key) != value:
+            aws.sns.set_subscription_attributes(
+                SubscriptionArn=arn, AttributeName=key, AttributeValue=value
+            )
+            changes.record("updated", f"subscription {key}", arn.rsplit(":", 1)[-1])
+
+
+def _same_json(current: str | None, wanted: str) -> bool:
+    try:
+        return current is not None and json.loads(current) == json.loads(wanted)
+    except ValueError:
+        return False
 
 
 def delete_topic(aws: Aws, name: str, changes: Changes) -> None:

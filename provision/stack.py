@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 
 DEFAULT_STACK = "inventory"
+# The inventory table's sparse index of items that are out or low (attribute `level`).
+LEVEL_INDEX = "by_level"
 _STACK_NAME = re.compile(r"[a-z][a-z0-9-]{0,19}")
 
 
@@ -49,6 +51,11 @@ class Settings:
     # Dashboard: items at or below this count are marked low; `dashboard=False` skips it.
     low_stock_threshold: int = 5
     dashboard: bool = True
+    # Stock history: each count change is kept this long (DynamoDB TTL on expires_at).
+    history_retention_days: int = 90
+    # The alert events email and SMS subscribers get (a FilterPolicy on the `event`
+    # attribute); the alerts queue always gets every event.
+    alert_events: tuple[str, ...] = ("out_of_stock", "low_stock")
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,14 @@ class Stack:
         return f"{self.name}-sent-alerts"
 
     @property
+    def summary_table(self) -> str:
+        return f"{self.name}-summary"
+
+    @property
+    def history_table(self) -> str:
+        return f"{self.name}-history"
+
+    @property
     def topic(self) -> str:
         return f"{self.name}-NoStock"
 
@@ -109,12 +124,17 @@ class Stack:
         return f"{self.name}-alert-failures"
 
     @property
+    def track_failures_queue(self) -> str:
+        return f"{self.name}-track-failures"
+
+    @property
     def queues(self) -> tuple[str, ...]:
         return (
             self.alerts_queue,
             self.uploads_queue,
             self.load_failures_queue,
             self.alert_failures_queue,
+            self.track_failures_queue,
         )
 
     @property
@@ -124,6 +144,14 @@ class Stack:
     @property
     def check_function(self) -> str:
         return f"{self.name}-check_stock"
+
+    @property
+    def track_function(self) -> str:
+        return f"{self.name}-track_stock"
+
+    @property
+    def track_role(self) -> str:
+        return f"{self.name}-track_stock"
 
     @property
     def load_role(self) -> str:
@@ -157,6 +185,14 @@ class Stack:
     @property
     def sent_alerts_table_arn(self) -> str:
         return f"{self.arn('dynamodb')}:table/{self.sent_alerts_table}"
+
+    @property
+    def summary_table_arn(self) -> str:
+        return f"{self.arn('dynamodb')}:table/{self.summary_table}"
+
+    @property
+    def history_table_arn(self) -> str:
+        return f"{self.arn('dynamodb')}:table/{self.history_table}"
 
     @property
     def topic_arn(self) -> str:

@@ -1,4 +1,5 @@
-"""check_stock: DynamoDB stream -> the out-of-stock rule -> one SNS alert per item."""
+"""check_stock: DynamoDB stream -> the out-of-stock and low-stock rules -> one SNS alert per
+item and crossing."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def sent_alerts() -> SentAlerts:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Publish an alert for each item that ran out, once; report the records to retry.
+    """Publish an alert for each item that ran out or ran low, once; report the records to
+    retry.
 
     Lambda delivers a batch again after any failed invocation, and one that timed out may have
     published before it stopped. So only alerts not noted in the sent-alerts table are
@@ -57,10 +59,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     deadline -= _FINISH_MARGIN_SECONDS
     alerts: list[Alert] = []
     unreadable: str | None = None
+    threshold = settings.low_stock_threshold()
     for position, record in enumerate(event["Records"]):
         sequence_number = record["dynamodb"]["SequenceNumber"]
         try:
-            alert = alert_for_stream_record(record)
+            alert = alert_for_stream_record(record, threshold)
         except (KeyError, TypeError, ValueError):
             logger.exception("unreadable stream record", extra={"sequence": sequence_number})
             if position == 0:
@@ -91,11 +94,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         # cost more than publishing them. The list is capped to keep the line well under
         # CloudWatch's 256 KB event limit.
         logger.info(
-            "out of stock",
+            "alerts published",
             extra={
                 "alerts": len(unsent),
                 "items": [
-                    {"store": alert.store, "item": alert.item} for alert in unsent[:LOGGED_ALERTS]
+                    {"store": alert.store, "item": alert.item, "event": alert.event}
+                    for alert in unsent[:LOGGED_ALERTS]
                 ],
             },
         )

@@ -89,8 +89,14 @@ class AlertInbox:
                 )
         return self.received
 
-    def for_store(self, store: str) -> list[dict[str, Any]]:
-        return [alert["body"] for alert in self.received if alert["body"]["store"] == store]
+    def for_store(self, store: str, event: str | None = "out_of_stock") -> list[dict[str, Any]]:
+        """The alerts of `store` received so far: out-of-stock ones, or those of `event`
+        (None: every event, low-stock alerts too)."""
+        return [
+            alert["body"]
+            for alert in self.received
+            if alert["body"]["store"] == store and event in (None, alert["body"].get("event"))
+        ]
 
 
 @dataclass
@@ -107,8 +113,11 @@ class Pipeline:
         """Upload a file and return its report, once the loader has written it."""
         return upload_and_wait_for_report(self.aws, self.outputs, key, body, declared=declared)
 
-    def alerts_after_settling(self, store: str, timeout: float = PATIENCE) -> list[dict[str, Any]]:
-        """All alerts for `store` so far, once every earlier change has gone through the stream.
+    def alerts_after_settling(
+        self, store: str, timeout: float = PATIENCE, event: str | None = "out_of_stock"
+    ) -> list[dict[str, Any]]:
+        """The alerts for `store` so far (out-of-stock ones, or those of `event`; None: all),
+        once every earlier change has gone through the stream.
 
         A barrier: a marker item of the same store is set to 0 after everything else; the
         stream delivers a store's changes in order, so when the marker's alert arrives, every
@@ -123,7 +132,7 @@ class Pipeline:
         )
         return [
             alert
-            for alert in self.inbox.for_store(store)
+            for alert in self.inbox.for_store(store, event)
             if not alert["item"].startswith("zz-barrier-")
         ]
 

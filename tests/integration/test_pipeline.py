@@ -64,6 +64,7 @@ def test_alert_carries_json_body_and_filterable_attributes(pipeline, store):
         if m["body"] is not None
         and m["body"].get("store") == store
         and m["body"]["item"] == "Kindle"
+        and m["body"]["event"] == "out_of_stock"  # (5, at the threshold, alerted low first)
     ]
     assert message["attributes"] == {"store": store, "item": "Kindle", "event": "out_of_stock"}
 
@@ -231,7 +232,7 @@ def test_the_stream_mapping_is_provisioned_with_its_retry_limits_and_failure_que
     # then it reads the table's stream in batches of 2,500, retries a failing batch 5 times
     # (bisecting it), drops records older than an hour to the alert-failures queue, lets
     # the function report the records to retry, and delivers only records that set a count
-    # to 0
+    # to 0 or a level to low
     assert mapping["EventSourceArn"] == stream_arn
     assert mapping["State"] == "Enabled"
     assert {key: mapping.get(key) for key in MAPPING_SETTINGS} == {
@@ -240,7 +241,12 @@ def test_the_stream_mapping_is_provisioned_with_its_retry_limits_and_failure_que
         "BisectBatchOnFunctionError": True,
         "MaximumRecordAgeInSeconds": 3600,
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
-        "FilterCriteria": {"Filters": [{"Pattern": deploy.OUT_OF_STOCK_RECORDS}]},
+        "FilterCriteria": {
+            "Filters": [
+                {"Pattern": deploy.OUT_OF_STOCK_RECORDS},
+                {"Pattern": deploy.LOW_STOCK_RECORDS},
+            ]
+        },
     }
     assert mapping["DestinationConfig"]["OnFailure"] == {
         "Destination": _queue_arn(aws, stack["alert_failures_queue_url"])

@@ -233,6 +233,39 @@ def test_one_alert_per_item_that_went_out_of_stock(aws):
     assert delivered_items(aws) == [("berlin", "apples"), ("paris", "figs"), ("paris", "kiwis")]
 
 
+def test_an_item_crossing_the_stack_s_threshold_is_one_low_stock_alert(aws, monkeypatch):
+    # given the stack's threshold of 10, and items moving across it, within it and out
+    monkeypatch.setenv("LOW_STOCK_THRESHOLD", "10")
+    records = [
+        stream_record("100", "berlin", "apples", new=10, old=11),
+        stream_record("200", "berlin", "pears", new=3, old=4),
+        stream_record("300", "paris", "figs", new=2, old=None),
+        stream_record("400", "paris", "kiwis", new=0, old=3),
+        stream_record("500", "paris", "plums", new=11, old=12),
+    ]
+
+    # when delivered twice
+    for _ in range(2):
+        handler.lambda_handler(stream_event(*records), FakeContext(FUNCTION))
+
+    # then each crossing alerted once, with its event as the attribute subscribers filter on
+    # (sorted: stores publish on lanes of their own, so only a store's alerts keep an order)
+    alerts = sorted(
+        (
+            (message["MessageAttributes"]["event"]["StringValue"], json.loads(message["Body"]))
+            for message in delivered(aws)
+        ),
+        key=lambda alert: alert[1]["item"],
+    )
+    assert [(event, body["item"], body["count"]) for event, body in alerts] == [
+        ("low_stock", "apples", 10),
+        ("low_stock", "figs", 2),
+        ("out_of_stock", "kiwis", 0),
+    ]
+    assert alerts[0][1]["threshold"] == 10
+    assert alerts[0][1]["event"] == "low_stock"
+
+
 @pytest.mark.parametrize(
     "record",
     [
@@ -307,11 +340,11 @@ def test_a_batch_of_alerts_is_logged_in_one_line_naming_the_first_items(aws, mon
 
     # then one line counts them all and names the first LOGGED_ALERTS
     lines = [json.loads(line) for line in written.getvalue().splitlines()]
-    [logged] = [line for line in lines if line["message"] == "out of stock"]
+    [logged] = [line for line in lines if line["message"] == "alerts published"]
     assert logged["alerts"] == total
     assert logged["items"][:2] == [
-        {"store": "berlin", "item": "i0"},
-        {"store": "berlin", "item": "i1"},
+        {"store": "berlin", "item": "i0", "event": "out_of_stock"},
+        {"store": "berlin", "item": "i1", "event": "out_of_stock"},
     ]
     assert len(logged["items"]) == handler.LOGGED_ALERTS
 
@@ -567,7 +600,7 @@ def test_unreadable_record_after_records_without_alerts_is_reported(aws):
     # given: 100 and 200 make no alert, 300 is unreadable, 400 would alert
     event = stream_event(
         stream_record("100", "berlin", "apples", new=4, old=5),
-        stream_record("200", "berlin", "figs", new=3, old=None),
+        stream_record("200", "berlin", "figs", new=30, old=None),
         stream_record("300", "berlin", "pears", new="x", old=5),
         stream_record("400", "berlin", "kiwis", new=0, old=5),
     )

@@ -19,7 +19,7 @@ import pytest
 from provision import packaging
 from provision.packaging import PackagingError, build_zip, code_sha256, pinned_requirements
 
-FUNCTIONS = ["load_inventory", "check_stock", "inventory_api"]
+FUNCTIONS = ["load_inventory", "check_stock", "track_stock", "inventory_api"]
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 
 # What the Lambda Python runtime puts beside a function: boto3 and its dependencies.

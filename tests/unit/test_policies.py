@@ -12,7 +12,9 @@ from provision.policies import (
     alerts_queue_policy,
     check_stock_policy,
     load_inventory_policy,
+    stock_tracking_read_statements,
     tls_only_bucket_policy,
+    track_stock_policy,
     uploads_queue_policy,
 )
 from provision.stack import Stack
@@ -21,6 +23,7 @@ STACK = Stack("inventory", "123456789012", "eu-west-1")
 FUNCTION_POLICIES: dict[str, Callable[[Stack], dict[str, Any]]] = {
     "load_inventory": load_inventory_policy,
     "check_stock": check_stock_policy,
+    "track_stock": track_stock_policy,
 }
 
 
@@ -67,13 +70,19 @@ def grants(policy: dict[str, Any], action: str) -> list[str]:
 
 
 def own_names(stack: Stack, function: str) -> list[str]:
-    own_function = stack.load_function if function == "load_inventory" else stack.check_function
+    own_function = {
+        "load_inventory": stack.load_function,
+        "check_stock": stack.check_function,
+        "track_stock": stack.track_function,
+    }[function]
     return [
         stack.uploads_bucket,
         stack.reports_bucket,
         f":table/{stack.table}",
         f":table/{stack.snapshots_table}",
         f":table/{stack.sent_alerts_table}",
+        f":table/{stack.summary_table}",
+        f":table/{stack.history_table}",
         f":{stack.topic}",
         *(f":{queue}" for queue in stack.queues),
         f":log-group:/aws/lambda/{own_function}:",
@@ -513,3 +522,24 @@ def test_stack_rejects_a_name_with_a_trailing_newline():
 
     # then
     assert "lowercase" in str(raised.value)
+
+
+def test_track_stock_writes_only_the_summary_and_history_and_reads_only_the_stream():
+    policy = track_stock_policy(STACK)
+    history = f"arn:aws:dynamodb:eu-west-1:123456789012:table/{STACK.history_table}"
+    summary = f"arn:aws:dynamodb:eu-west-1:123456789012:table/{STACK.summary_table}"
+    assert grants(policy, "dynamodb:PutItem") == [history]
+    assert sorted(grants(policy, "dynamodb:UpdateItem")) == sorted([history, summary])
+    assert grants(policy, "dynamodb:GetRecords") == [f"{STACK.table_arn}/stream/*"]
+    assert grants(policy, "sqs:SendMessage") == [STACK.queue_arn(STACK.track_failures_queue)]
+    assert "dynamodb:Scan" not in actions(policy)
+
+
+def test_readers_of_the_figures_may_only_read_them():
+    policy = {"Version": "2012-10-17", "Statement": stock_tracking_read_statements(STACK)}
+    assert actions(policy) == {"dynamodb:Scan", "dynamodb:GetItem", "dynamodb:Query"}
+    assert grants(policy, "dynamodb:Query") == [
+        STACK.history_table_arn,
+        f"{STACK.table_arn}/index/by_level",
+    ]
+    assert grants(policy, "dynamodb:Scan") == [STACK.summary_table_arn]

@@ -151,6 +151,7 @@ def test_changed_settings_reach_the_function_and_the_stream_mapping_in_place(aws
     assert made == [
         f"updated  function configuration {stack.load_function}",
         f"updated  stream mapping {stack.check_function}",
+        f"updated  stream mapping {stack.track_function}",
     ]
     environment = lambda_.get_function_configuration(FunctionName=stack.load_function)[
         "Environment"
@@ -288,7 +289,12 @@ def test_outputs_prints_the_stacks_names_and_addresses_as_json(aws, capsys, monk
     assert printed["functions"] == {
         "load_inventory": stack.load_function,
         "check_stock": stack.check_function,
+        "track_stock": stack.track_function,
     }
+    assert (printed["summary_table"], printed["history_table"]) == (
+        f"{STACK}-summary",
+        f"{STACK}-history",
+    )
 
 
 def test_outputs_of_a_stack_that_is_not_there_is_one_sentence_and_a_failure(aws, capsys):
@@ -302,7 +308,7 @@ def test_outputs_of_a_stack_that_is_not_there_is_one_sentence_and_a_failure(aws,
     )
 
 
-def test_the_stream_delivers_check_stock_only_records_that_set_a_count_to_0(aws):
+def test_the_stream_delivers_check_stock_only_records_that_set_a_count_to_0_or_are_low(aws):
     # when
     up(aws)
 
@@ -310,5 +316,197 @@ def test_the_stream_delivers_check_stock_only_records_that_set_a_count_to_0(aws)
     [mapping] = aws.clients.lambda_.list_event_source_mappings(
         FunctionName=aws.stack.check_function
     )["EventSourceMappings"]
-    [pattern] = [entry["Pattern"] for entry in mapping["FilterCriteria"]["Filters"]]
-    assert json.loads(pattern) == {"dynamodb": {"NewImage": {"count": {"N": ["0"]}}}}
+    patterns = [json.loads(entry["Pattern"]) for entry in mapping["FilterCriteria"]["Filters"]]
+    assert patterns == [
+        {"dynamodb": {"NewImage": {"count": {"N": ["0"]}}}},
+        {"dynamodb": {"NewImage": {"level": {"S": ["low"]}}}},
+    ]
+
+
+def test_track_stock_reads_every_record_of_the_same_stream(aws):
+    # when
+    up(aws)
+
+    # then
+    lambda_ = aws.clients.lambda_
+    [check] = lambda_.list_event_source_mappings(FunctionName=aws.stack.check_function)[
+        "EventSourceMappings"
+    ]
+    [track] = lambda_.list_event_source_mappings(FunctionName=aws.stack.track_function)[
+        "EventSourceMappings"
+    ]
+    assert track["EventSourceArn"] == check["EventSourceArn"]
+    assert "FilterCriteria" not in track or not track["FilterCriteria"].get("Filters")
+    environment = lambda_.get_function_configuration(FunctionName=aws.stack.track_function)[
+        "Environment"
+    ]["Variables"]
+    assert environment["SUMMARY_TABLE"] == aws.stack.summary_table
+    assert environment["HISTORY_TABLE"] == aws.stack.history_table
+    assert environment["HISTORY_RETENTION_DAYS"] == "90"
+
+
+def test_the_summary_and_history_tables_and_the_level_index(aws):
+    # when
+    up(aws, Settings(dashboard=False, history_retention_days=30))
+
+    # then
+    dynamodb = aws.clients.dynamodb
+    stack: Stack = aws.stack
+    summary = dynamodb.describe_table(TableName=stack.summary_table)["Table"]
+    assert summary["KeySchema"] == [{"AttributeName": "store", "KeyType": "HASH"}]
+    history = dynamodb.describe_table(TableName=stack.history_table)["Table"]
+    assert history["KeySchema"] == [
+        {"AttributeName": "store_item", "KeyType": "HASH"},
+        {"AttributeName": "at", "KeyType": "RANGE"},
+    ]
+    ttl = dynamodb.describe_time_to_live(TableName=stack.history_table)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
+    [index] = dynamodb.describe_table(TableName=stack.table)["Table"]["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "by_level"
+    assert index["KeySchema"] == [
+        {"AttributeName": "level", "KeyType": "HASH"},
+        {"AttributeName": "store", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "ALL"}
+    environment = aws.clients.lambda_.get_function_configuration(FunctionName=stack.track_function)[
+        "Environment"
+    ]["Variables"]
+    assert environment["HISTORY_RETENTION_DAYS"] == "30"
+
+
+def test_an_existing_table_gains_the_level_index(aws):
+    # given an inventory table from before the index
+    dynamodb = aws.clients.dynamodb
+    dynamodb.create_table(
+        TableName=aws.stack.table,
+        AttributeDefinitions=[
+            {"AttributeName": "store", "AttributeType": "S"},
+            {"AttributeName": "item", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "store", "KeyType": "HASH"},
+            {"AttributeName": "item", "KeyType": "RANGE"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+
+    # when
+    made = up(aws)
+
+    # then
+    assert f"created  table index {aws.stack.table}.by_level" in made
+    [index] = dynamodb.describe_table(TableName=aws.stack.table)["Table"]["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "by_level"
+    assert f"created  table index {aws.stack.table}.by_level" not in up(aws)
+
+
+def filter_policies(aws: SimpleNamespace) -> dict[str, str | None]:
+    sns = aws.clients.sns
+    listed = sns.list_subscriptions_by_topic(TopicArn=aws.stack.topic_arn)["Subscriptions"]
+    return {
+        entry["Protocol"]: sns.get_subscription_attributes(
+            SubscriptionArn=entry["SubscriptionArn"]
+        )["Attributes"].get("FilterPolicy")
+        for entry in listed
+    }
+
+
+def test_alert_events_filter_what_email_and_sms_receive_and_a_later_run_changes_it(aws, capsys):
+    # given
+    argv = ["up", "--stack", STACK, "--no-dashboard", "--email", EMAIL, "--sms", PHONE]
+
+    # when people ask for low-stock alerts only
+    assert cli.main([*argv, "--alert-events", "low_stock"]) == 0
+
+    # then their subscriptions filter on the event attribute; the alerts queue takes all
+    policies = filter_policies(aws)
+    assert json.loads(policies["email"]) == {"event": ["low_stock"]}
+    assert json.loads(policies["sms"]) == {"event": ["low_stock"]}
+    assert policies["sqs"] in (None, "", "{}")
+
+    # when a later run asks for both
+    assert cli.main([*argv, "--alert-events", "out_of_stock,low_stock"]) == 0
+
+    # then the filter goes and people get every alert
+    assert all(policy in (None, "", "{}") for policy in filter_policies(aws).values())
+    capsys.readouterr()
+
+
+def test_unknown_alert_events_are_refused_before_anything_is_made(aws, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["up", "--stack", STACK, "--alert-events", "out_of_stock,sold_out"])
+    assert "sold_out" in capsys.readouterr().err
+    assert aws.clients.dynamodb.list_tables()["TableNames"] == []
+
+
+def test_rebuild_summary_recounts_the_table_and_rebases_each_item(aws, capsys):
+    # given a stack whose summary is wrong (a stale store, no figures for the real ones)
+    up(aws)
+    stack: Stack = aws.stack
+    dynamodb = aws.clients.dynamodb
+    rows = [("s1", "a", 0, "out"), ("s1", "b", 3, "low"), ("s1", "c", 40, None)]
+    rows += [("s2", "a", 7, None)]
+    for store, item, count, level in rows:
+        attributes = {
+            "store": {"S": store},
+            "item": {"S": item},
+            "count": {"N": str(count)},
+            "updated_at": {"S": f"2026-12-0{1 + len(item)}T08:00:00.000Z"},
+            "source": {"S": "s3://uploads/x.csv"},
+        }
+        if level:
+            attributes["level"] = {"S": level}
+        dynamodb.put_item(TableName=stack.table, Item=attributes)
+    dynamodb.put_item(
+        TableName=stack.summary_table, Item={"store": {"S": "gone"}, "items": {"N": "4"}}
+    )
+    gone = {"store_item": {"S": "gone\x1fz"}, "at": {"S": "~latest"}}
+    dynamodb.put_item(
+        TableName=stack.history_table,
+        Item={**gone, "applied_seq": {"S": "9" * 40}, "applied": {"M": {"items": {"N": "1"}}}},
+    )
+
+    # when
+    code = cli.main(["rebuild-summary", "--stack", STACK])
+
+    # then
+    assert code == 0
+    items = {
+        item["store"]["S"]: {name: value.get("N", value.get("S")) for name, value in item.items()}
+        for item in dynamodb.scan(TableName=stack.summary_table)["Items"]
+    }
+    assert items == {
+        "s1": {
+            "store": "s1",
+            "items": "3",
+            "units": "43",
+            "out_of_stock": "1",
+            "low": "1",
+            "last_updated": "2026-12-02T08:00:00.000Z",
+        },
+        "s2": {
+            "store": "s2",
+            "items": "1",
+            "units": "7",
+            "out_of_stock": "0",
+            "low": "0",
+            "last_updated": "2026-12-02T08:00:00.000Z",
+        },
+    }
+    stale = dynamodb.get_item(TableName=stack.history_table, Key=gone)["Item"]
+    assert stale["applied"]["M"]["items"] == {"N": "0"}
+    assert stale["applied_seq"]["S"] == "9" * 40  # kept: older records stay skipped
+    rebased = dynamodb.get_item(
+        TableName=stack.history_table,
+        Key={"store_item": {"S": "s1\x1fb"}, "at": {"S": "~latest"}},
+    )["Item"]
+    assert rebased["applied"]["M"]["low"] == {"N": "1"}
+    assert "summary of stack" in capsys.readouterr().err
+
+
+def test_rebuild_summary_of_a_stack_that_is_not_there_is_one_sentence(aws, capsys):
+    assert cli.main(["rebuild-summary", "--stack", "absent"]) == 1
+    assert capsys.readouterr().err == (
+        "error: stack 'absent' has no table absent-inventory; run `python -m provision up` first\n"
+    )

@@ -1,4 +1,5 @@
-"""The out-of-stock rule, applied to recorded DynamoDB stream events, and the alert it makes."""
+"""The out-of-stock and low-stock rules, applied to recorded DynamoDB stream events, and the
+alert it makes."""
 
 from __future__ import annotations
 
@@ -7,8 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from inventory.stock import OUT_OF_STOCK_EVENT, Alert, alert_for_stream_record, went_out_of_stock
+from inventory.stock import (
+    LOW_STOCK_EVENT,
+    OUT_OF_STOCK_EVENT,
+    Alert,
+    alert_for_stream_record,
+    stock_level,
+    went_low,
+    went_out_of_stock,
+)
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 SOURCE = "s3://inventory-uploads-000000000000-us-east-1/stores/berlin.csv"
@@ -206,3 +217,115 @@ def test_an_alert_has_message_attributes_to_filter_on() -> None:
     attributes = alert.attributes()
     # then
     assert attributes == {"store": "Berlin", "item": "Echo Plus", "event": "out_of_stock"}
+
+
+@pytest.mark.parametrize(
+    ("count", "threshold", "level"),
+    [(0, 5, "out"), (0, 0, "out"), (1, 5, "low"), (5, 5, "low"), (6, 5, None), (1, 0, None)],
+)
+def test_an_item_s_level_is_out_at_zero_low_up_to_the_threshold_and_absent_above(
+    count: int, threshold: int, level: str | None
+) -> None:
+    assert stock_level(count, threshold) == level
+
+
+@pytest.mark.parametrize(
+    ("old_count", "new_count", "low"),
+    [
+        (None, 5, True),
+        (6, 5, True),
+        (100, 1, True),
+        (5, 4, False),  # already low
+        (0, 3, False),  # a restock from nothing to a low count
+        (6, 0, False),  # the out-of-stock alert, not this one
+        (6, 6, False),
+        (None, 6, False),
+        (6, None, False),
+    ],
+)
+def test_an_item_goes_low_when_it_crosses_the_threshold_from_above_or_absent(
+    old_count: int | None, new_count: int | None, low: bool
+) -> None:
+    assert went_low(old_count, new_count, 5) is low
+
+
+def count_record(sequence: int, old: int | None, new: int | None, **extra: Any) -> dict[str, Any]:
+    """A stream record of one item's count changing from `old` to `new` (None: absent)."""
+
+    def image(count: int) -> dict[str, Any]:
+        return {
+            "store": {"S": "Berlin"},
+            "item": {"S": "Echo Plus"},
+            "count": {"N": str(count)},
+            **extra,
+        }
+
+    change: dict[str, Any] = {"SequenceNumber": str(sequence)}
+    if new is not None:
+        change["NewImage"] = image(new)
+    if old is not None:
+        change["OldImage"] = image(old)
+    name = "REMOVE" if new is None else "INSERT" if old is None else "MODIFY"
+    return {"eventID": f"event-{sequence}", "eventName": name, "dynamodb": change}
+
+
+def zone(count: int | None, threshold: int) -> str:
+    if count is None:
+        return "absent"
+    return "out" if count == 0 else "low" if count <= threshold else "ok"
+
+
+@given(
+    counts=st.lists(st.one_of(st.none(), st.integers(0, 12)), max_size=40),
+    threshold=st.integers(0, 8),
+)
+def test_alerts_fire_exactly_where_the_count_enters_the_out_or_low_zone(
+    counts: list[int | None], threshold: int
+) -> None:
+    # given any sequence of states of one item (None: deleted), as stream records
+    previous: list[int | None] = [None, *counts][: len(counts)]
+    records = [
+        count_record(n, old, new)
+        for n, (old, new) in enumerate(zip(previous, counts, strict=True))
+        if not (old is None and new is None)
+    ]
+    # when
+    alerts = [alert_for_stream_record(record, threshold) for record in records]
+    fired = {int(alert.alert_id.split("-")[1]): alert.event for alert in alerts if alert}
+    # then: out of stock on entering "out" from anywhere else, low on entering "low" from
+    # above the threshold or from nothing; nothing else
+    crossings = {}
+    for n, (old, new) in enumerate(zip(previous, counts, strict=True)):
+        before, after = zone(old, threshold), zone(new, threshold)
+        if after == "out" and before != "out":
+            crossings[n] = OUT_OF_STOCK_EVENT
+        elif after == "low" and before in ("ok", "absent"):
+            crossings[n] = LOW_STOCK_EVENT
+    assert fired == crossings
+
+
+def test_an_item_s_own_threshold_overrides_the_stack_s() -> None:
+    # given an item stored with its own threshold of 20, dropping from 30 to 15
+    record = count_record(1, 30, 15, low_stock_threshold={"N": "20"})
+    # when the stack's threshold is 5
+    alert = alert_for_stream_record(record, 5)
+    # then it is low by its own measure
+    assert alert is not None
+    assert (alert.event, alert.threshold, alert.count, alert.previous_count) == (
+        LOW_STOCK_EVENT,
+        20,
+        15,
+        30,
+    )
+    assert alert_for_stream_record(count_record(2, 30, 15), 5) is None
+
+
+def test_a_low_stock_alert_reads_and_filters_as_low_stock() -> None:
+    # given
+    alert = echo_plus(count=3, previous_count=9, event=LOW_STOCK_EVENT, threshold=5)
+    # when
+    document = json.loads(alert.document())
+    # then
+    assert alert.sentence() == "Berlin is low on Echo Plus: 3 left"
+    assert alert.attributes()["event"] == "low_stock"
+    assert (document["event"], document["threshold"], document["count"]) == ("low_stock", 5, 3)

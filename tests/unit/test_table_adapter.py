@@ -30,6 +30,7 @@ from inventory.adapters.table import (
     StockTable,
     WriteDeadlineExceeded,
     Written,
+    level_attributes,
 )
 from inventory.validation import StockRow
 from tests.unit.fakes import create_inventory_table, create_snapshots_table
@@ -1311,6 +1312,7 @@ def test_late_file_writes_only_the_rows_that_are_not_newer_in_the_table(tables):
         "source": {"S": SOURCE},
         "updated_at": {"S": EARLIER},
         "order": {"S": morning.order},
+        "level": {"S": "low"},  # 3 is at or below the default threshold, 5
     }
     assert writer.superseded == 2
     assert writer.overtaken == set()
@@ -1528,3 +1530,35 @@ def test_a_retried_late_file_that_finds_its_own_rows_hands_back_the_newer_snapsh
     # then it found its own row in the way and hands noon back to be loaded again
     assert writer.overtaken == {noon}
     assert table.asked == [(["berlin"], morning)]
+
+
+@pytest.mark.parametrize(
+    ("count", "threshold", "stack_threshold", "attributes"),
+    [
+        (0, None, 5, {"level": {"S": "out"}}),
+        (5, None, 5, {"level": {"S": "low"}}),
+        (6, None, 5, {}),
+        (6, 10, 5, {"low_stock_threshold": {"N": "10"}, "level": {"S": "low"}}),
+        (3, 0, 5, {"low_stock_threshold": {"N": "0"}}),
+        (0, 0, 5, {"low_stock_threshold": {"N": "0"}, "level": {"S": "out"}}),
+    ],
+)
+def test_an_item_carries_its_level_and_its_own_threshold_only_when_it_has_them(
+    count, threshold, stack_threshold, attributes
+):
+    # given a row, with or without its own threshold
+    row = StockRow(line=2, store="berlin", item="figs", count=count, threshold=threshold)
+    # when
+    written = level_attributes(row, stack_threshold)
+    # then `level` is absent in stock, so the by_level index holds only out and low items
+    assert written == attributes
+
+
+def test_the_writer_marks_levels_by_the_stack_s_threshold(tables, monkeypatch):
+    # given the stack's threshold of 10
+    monkeypatch.setenv("LOW_STOCK_THRESHOLD", "10")
+    # when
+    load_rows(tables, [row(2, "berlin", f"i{n}", n) for n in (0, 10, 11)], SNAPSHOT)
+    # then
+    levels = {key[1]: item.get("level", {}).get("S") for key, item in tables.items().items()}
+    assert levels == {"i0": "out", "i10": "low", "i11": None}

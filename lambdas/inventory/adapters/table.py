@@ -13,7 +13,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from inventory import settings
 from inventory.snapshots import order_token
+from inventory.stock import stock_level
 from inventory.validation import StockRow
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
@@ -279,6 +281,7 @@ class BatchWriter:
             "updated_at": {"S": snapshot.taken_at},
             "order": {"S": snapshot.order},
         }
+        self._threshold = settings.low_stock_threshold()
         self._deadline = deadline
         self._claims: dict[str, bool] = {}
         self._pending: list[dict[tuple[str, str], dict[str, Any]]] = [{} for _ in range(lanes)]
@@ -318,6 +321,7 @@ class BatchWriter:
             "item": {"S": row.item},
             "count": {"N": str(row.count)},
             **self._attributes,
+            **level_attributes(row, self._threshold),
         }
         if not self._newest_snapshot_of(row.store):
             self._queues[lane].put(_Job([item], conditional=True))
@@ -377,3 +381,15 @@ class BatchWriter:
                         self._rewritten_stores.add(item["store"]["S"])
             except BaseException as error:  # handed to the reading thread by put() or close()
                 self._errors.append(error)
+
+
+def level_attributes(row: StockRow, stack_threshold: int) -> dict[str, Any]:
+    """`low_stock_threshold` when the row gave one, and `level` ("out", "low") when the item is
+    out or low by it (else by the stack's threshold): the by_level index holds just those."""
+    attributes: dict[str, Any] = {}
+    if row.threshold is not None:
+        attributes["low_stock_threshold"] = {"N": str(row.threshold)}
+    level = stock_level(row.count, stack_threshold if row.threshold is None else row.threshold)
+    if level is not None:
+        attributes["level"] = {"S": level}
+    return attributes

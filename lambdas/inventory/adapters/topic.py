@@ -1,4 +1,4 @@
-"""Publishing out-of-stock alerts to the SNS topic."""
+"""Publishing stock alerts (out of stock, low stock) to the SNS topic."""
 
 from __future__ import annotations
 
@@ -11,14 +11,16 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from inventory.stock import Alert
+from inventory.stock import LOW_STOCK_EVENT, Alert
 
 PUBLISH_BATCH_SIZE = 10  # PublishBatch's limit
 # Requests in flight at once. Measured on MiniStack (10,000 alerts of 50 stores): 4 lanes
 # publish them 30% faster than one; on AWS, where each request waits on the network, the
 # gain is larger.
 PUBLISH_LANES = 4
-SUBJECT = "Out of stock"  # SNS subjects must be plain ASCII; store names may not be
+# SNS subjects must be plain ASCII; store names may not be.
+SUBJECT = "Out of stock"
+LOW_STOCK_SUBJECT = "Low stock"
 
 
 class PublishFailed(Exception):
@@ -111,7 +113,7 @@ def _entry(entry_id: str, alert: Alert) -> dict[str, Any]:
     sentence = alert.sentence()
     return {
         "Id": entry_id,
-        "Subject": SUBJECT,
+        "Subject": LOW_STOCK_SUBJECT if alert.event == LOW_STOCK_EVENT else SUBJECT,
         # One message, a rendering per protocol: people read the sentence, programs the JSON.
         "MessageStructure": "json",
         "Message": json.dumps(
