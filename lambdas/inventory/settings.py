@@ -6,6 +6,8 @@ import os
 
 DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024
 DEFAULT_WRITE_LANES = 8
+DEFAULT_LOW_STOCK_THRESHOLD = 5  # provision.stack.Settings' default
+DEFAULT_HISTORY_RETENTION_DAYS = 90
 
 
 def required(name: str) -> str:
@@ -46,3 +48,20 @@ def write_lanes() -> int:
 
 def sent_alerts_table() -> str:
     return required("SENT_ALERTS_TABLE")
+
+
+def low_stock_threshold() -> int:
+    """The stack's low-stock threshold (an item's own `low_stock_threshold` overrides it)."""
+    return int(os.environ.get("LOW_STOCK_THRESHOLD", DEFAULT_LOW_STOCK_THRESHOLD))
+
+
+def summary_table() -> str:
+    return required("SUMMARY_TABLE")
+
+
+def history_table() -> str:
+    return required("HISTORY_TABLE")
+
+
+def history_retention_days() -> int:
+    return int(os.environ.get("HISTORY_RETENTION_DAYS", DEFAULT_HISTORY_RETENTION_DAYS))
