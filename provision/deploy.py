@@ -26,6 +26,7 @@ from provision.resources import (
     ensure_bucket,
     ensure_bucket_notification,
     ensure_function,
+    ensure_index,
     ensure_invoke_permission,
     ensure_queue,
     ensure_role,
@@ -54,6 +55,8 @@ TOPIC_ATTRIBUTES = {"KmsMasterKeyId": "alias/aws/sns"}
 # The sent-alerts table's expiry attribute, as check_stock writes it
 # (inventory.adapters.sent_alerts.EXPIRY_ATTRIBUTE).
 SENT_ALERT_EXPIRY_ATTRIBUTE = "expires_at"
+HISTORY_EXPIRY_ATTRIBUTE = "expires_at"  # the history table's TTL attribute (CONTRACTS.md)
+LEVEL_INDEX = "by_level"  # inventory.dashboard.LEVEL_INDEX
 
 
 class StackNotFound(Exception):
@@ -106,6 +109,12 @@ def up(
     # entry expires once its stream record can no longer be delivered.
     ensure_table(aws, stack.sent_alerts_table, [("alert_id", "HASH")], changes)
     ensure_time_to_live(aws, stack.sent_alerts_table, SENT_ALERT_EXPIRY_ATTRIBUTE, changes)
+    # The dashboard's reads (CONTRACTS.md): the items out of stock or low (a sparse index),
+    # per-store figures, and each item's changes (expiring after the retention period).
+    ensure_index(aws, stack.table, LEVEL_INDEX, [("level", "HASH"), ("store", "RANGE")], changes)
+    ensure_table(aws, stack.summary_table, [("store", "HASH")], changes)
+    ensure_table(aws, stack.history_table, [("store_item", "HASH"), ("at", "RANGE")], changes)
+    ensure_time_to_live(aws, stack.history_table, HISTORY_EXPIRY_ATTRIBUTE, changes)
 
     # Alerts: the topic, the queue programs read alerts from, and people's subscriptions.
     topic_arn = ensure_topic(aws, stack.topic, TOPIC_ATTRIBUTES, changes)
@@ -289,6 +298,8 @@ def destroy(aws: Aws, stack: Stack, changes: Changes | None = None) -> Changes:
     delete_table(aws, stack.table, changes)
     delete_table(aws, stack.snapshots_table, changes)
     delete_table(aws, stack.sent_alerts_table, changes)
+    delete_table(aws, stack.summary_table, changes)
+    delete_table(aws, stack.history_table, changes)
     delete_bucket(aws, stack.uploads_bucket, changes)
     delete_bucket(aws, stack.reports_bucket, changes)
     # Last: an invocation still finishing when its function was deleted may write its final

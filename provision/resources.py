@@ -282,6 +282,38 @@ def ensure_table(
     return str(arn) if stream else None
 
 
+def ensure_index(
+    aws: Aws, table: str, index: str, keys: list[tuple[str, str]], changes: Changes
+) -> None:
+    """A global secondary index of `table` on string `keys`, projecting every attribute; added
+    to an existing table (DynamoDB backfills it) and waited for until ACTIVE."""
+
+    def indexes() -> dict[str, str]:
+        described = aws.dynamodb.describe_table(TableName=table)["Table"]
+        return {
+            found["IndexName"]: found.get("IndexStatus", "ACTIVE")
+            for found in described.get("GlobalSecondaryIndexes", [])
+        }
+
+    if index not in indexes():
+        aws.dynamodb.update_table(
+            TableName=table,
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key, _ in keys],
+            GlobalSecondaryIndexUpdates=[
+                {
+                    "Create": {
+                        "IndexName": index,
+                        "KeySchema": [{"AttributeName": k, "KeyType": kind} for k, kind in keys],
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                }
+            ],
+        )
+        changes.record("created", "table index", f"{table}.{index}")
+    # Backfilling an index of a large table takes minutes on AWS.
+    wait_until(lambda: indexes().get(index) == "ACTIVE", 1800, f"index {table}.{index}")
+
+
 def ensure_time_to_live(aws: Aws, table: str, attribute: str, changes: Changes) -> None:
     """Items of `table` expire at the epoch second their `attribute` holds."""
     described = aws.dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]

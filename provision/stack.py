@@ -74,6 +74,14 @@ class Stack:
         return f"{self.name}-sent-alerts"
 
     @property
+    def summary_table(self) -> str:
+        return f"{self.name}-summary"
+
+    @property
+    def history_table(self) -> str:
+        return f"{self.name}-history"
+
+    @property
     def topic(self) -> str:
         return f"{self.name}-NoStock"
 
@@ -133,6 +141,14 @@ class Stack:
     @property
     def sent_alerts_table_arn(self) -> str:
         return f"{self.arn('dynamodb')}:table/{self.sent_alerts_table}"
+
+    @property
+    def summary_table_arn(self) -> str:
+        return f"{self.arn('dynamodb')}:table/{self.summary_table}"
+
+    @property
+    def history_table_arn(self) -> str:
+        return f"{self.arn('dynamodb')}:table/{self.history_table}"
 
     @property
     def topic_arn(self) -> str:
