@@ -431,7 +431,8 @@
   function forecastText(days, short) {
     if (days === null || days === undefined) return short ? "–" : "Not decreasing";
     const rounded = Math.max(Math.round(days), 0);
-    const text = rounded === 0 ? "under a day" : `${numberFormat.format(rounded)} day${rounded === 1 ? "" : "s"}`;
+    if (rounded === 0) return short ? "under a day" : "Runs out in less than a day";
+    const text = `${numberFormat.format(rounded)} day${rounded === 1 ? "" : "s"}`;
     return short ? text : `Runs out in about ${text}`;
   }
 
