@@ -62,13 +62,19 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def site(aws: Aws, stack: dict[str, Any], pipeline: Any) -> dict[str, str]:
-    """The dashboard, a user, and data: the lab's Berlin sample under a store name of this
-    module's own (other tests count Berlin's alerts), and a store whose items include a name
-    that is HTML."""
+def dashboard_user(aws: Aws, stack: dict[str, Any]) -> dict[str, str]:
+    """The dashboard and a user who may sign in to it, without uploading anything."""
     require_dashboard(stack)
     located = deploy.locate(aws, stack["stack"])
     dashboard.ensure_user(aws, located, "browser", PASSWORD, Changes())
+    return {"url": stack["dashboard_url"]}
+
+
+@pytest.fixture(scope="module")
+def site(dashboard_user: dict[str, str], stack: dict[str, Any], pipeline: Any) -> dict[str, str]:
+    """The dashboard, a user, and data: the lab's Berlin sample under a store name of this
+    module's own (other tests count Berlin's alerts), and a store whose items include a name
+    that is HTML."""
     samples = Path(__file__).resolve().parents[2] / "sample-data"
     sample_store = f"Berlin-{uuid.uuid4().hex[:6]}"
     sample = (samples / "berlin.csv").read_bytes().replace(b"Berlin,", f"{sample_store},".encode())
@@ -661,7 +667,7 @@ PAGED_ITEMS = 250  # two full pages of 100 and a third of 50
 
 
 @pytest.fixture(scope="module")
-def seeded(aws: Aws, stack: dict[str, Any], site: dict[str, str]) -> dict[str, str]:
+def seeded(aws: Aws, stack: dict[str, Any], dashboard_user: dict[str, str]) -> dict[str, str]:
     """A store of 250 items written straight into the inventory and summary tables (as the
     loader and the stream's writers would), and one item's history with a forecast."""
     from bench.seed import Tables, seed_history, seed_store
@@ -681,14 +687,14 @@ def seeded(aws: Aws, stack: dict[str, Any], site: dict[str, str]) -> dict[str, s
     seed_history(aws.dynamodb, tables, store, "item-000007", changes, runs_out_in_days=0.7)
     seed_history(aws.dynamodb, tables, store, "item-000003", changes[:1], runs_out_in_days=None)
     seed_history(aws.dynamodb, tables, store, "item-000002", changes[:2], runs_out_in_days=12.4)
-    return {"store": store}
+    return {"store": store, "url": dashboard_user["url"]}
 
 
-def test_paging_through_a_store_a_page_at_a_time(page, site, seeded):
+def test_paging_through_a_store_a_page_at_a_time(page, seeded):
     from playwright.sync_api import expect
 
     # given a signed-in user
-    sign_in_and_see_the_data(page, site)
+    sign_in_and_see_the_data(page, seeded)
     items_requests: list[str] = []
     page.on("request", lambda r: items_requests.append(r.url) if is_items_request(r) else None)
 
@@ -726,12 +732,12 @@ def test_paging_through_a_store_a_page_at_a_time(page, site, seeded):
     expect(page.locator("#page-range")).to_have_text(f"101–200 of {PAGED_ITEMS}")
 
 
-def test_an_item_opens_to_its_history_chart_files_and_forecast(page, site, seeded):
+def test_an_item_opens_to_its_history_chart_files_and_forecast(page, seeded):
     from playwright.sync_api import expect
 
     ARTIFACTS.mkdir(exist_ok=True)
     # given a signed-in user on the seeded store
-    sign_in_and_see_the_data(page, site)
+    sign_in_and_see_the_data(page, seeded)
     page.get_by_label("Store").select_option(seeded["store"])
 
     # when the item with a history is opened
@@ -759,11 +765,11 @@ def test_an_item_opens_to_its_history_chart_files_and_forecast(page, site, seede
     expect(view.locator("#item-forecast")).to_have_text("Not decreasing")
 
 
-def test_the_forecast_column_sorts_the_page_soonest_first(page, site, seeded):
+def test_the_forecast_column_sorts_the_page_soonest_first(page, seeded):
     from playwright.sync_api import expect
 
     # given the seeded store's first page
-    sign_in_and_see_the_data(page, site)
+    sign_in_and_see_the_data(page, seeded)
     page.get_by_label("Store").select_option(seeded["store"])
     rows = page.locator("#items-body tr")
     expect(rows).to_have_count(100)
