@@ -684,7 +684,7 @@ def seeded(aws: Aws, stack: dict[str, Any], dashboard_user: dict[str, str]) -> d
         ("2026-11-29T08:00:00.000Z", 12, f"s3://uploads/{store}-3.csv"),
         ("2026-12-01T08:00:00.000Z", 3, f"s3://uploads/{store}-4.csv"),
     ]
-    seed_history(aws.dynamodb, tables, store, "item-000007", changes, runs_out_in_days=0.7)
+    seed_history(aws.dynamodb, tables, store, "item-000007", changes, runs_out_in_days=0.3)
     seed_history(aws.dynamodb, tables, store, "item-000003", changes[:1], runs_out_in_days=None)
     seed_history(aws.dynamodb, tables, store, "item-000002", changes[:2], runs_out_in_days=12.4)
     return {"store": store, "url": dashboard_user["url"]}
