@@ -14,7 +14,6 @@
   const STATUS_LABELS = { out: "Out of stock", low: "Low", ok: "OK" };
   const STATUS_ORDER = { out: 0, low: 1, ok: 2 };
   const COLUMNS = ["store", "item", "count", "status", "runs_out_in_days", "updated_at", "source"];
-  const SVG = "http://www.w3.org/2000/svg";
 
   const $ = (id) => document.getElementById(id);
   const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
@@ -538,7 +537,8 @@
   }
 
   function svg(name, attributes) {
-    const element = document.createElementNS(SVG, name);
+    // In the SVG namespace of the page's own <svg> (index.html), so no namespace URL here.
+    const element = document.createElementNS($("item-chart").namespaceURI, name);
     for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
     return element;
   }
