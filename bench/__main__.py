@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import burst, cost, measure, memory, profile, report, stacks, stats
+from bench import burst, cost, dashboard, measure, memory, profile, report, stacks, stats
 from bench.data import InventoryFile
 from bench.stacks import Target
 from provision import deploy
@@ -94,8 +94,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--stream-batch-size", type=int, help="override the project's stream batch (experiments)"
     )
     parser.add_argument("--keep", action="store_true", help="leave the stacks in place")
+    parser.add_argument(
+        "--no-dashboard",
+        dest="dashboard",
+        action="store_false",
+        help="skip the Dashboard section (a stack seeded with up to 100,000 items)",
+    )
+    parser.add_argument(
+        "--dashboard-sizes", type=int, nargs="+", help="items of the Dashboard section's sizes"
+    )
     args = parser.parse_args(argv)
     args.sizes = args.sizes or ([1_000] if args.quick else FULL_SIZES)
+    args.dashboard_sizes = args.dashboard_sizes or ([1_000] if args.quick else FULL_SIZES)
     args.latency_samples = args.latency_samples or (5 if args.quick else 30)
     args.repeats = args.repeats or (1 if args.quick else 2)
     args.cost_files = args.cost_files or (3 if args.quick else 10)
@@ -200,6 +210,11 @@ def run(args: argparse.Namespace, say: Progress) -> dict[str, Any]:
         results["stacks"] = {"project": project.as_dict(), "baseline": baseline.as_dict()}
         try:
             measure_everything(args, aws, meter, project, baseline, ceiling, results, say)
+            if args.dashboard:
+                samples = 10 if args.quick else 50
+                results["dashboard"] = dashboard.measure(
+                    aws, f"bd-{run_id}", args.dashboard_sizes, samples, not args.quick, say
+                )
         finally:
             if args.keep:
                 say("--keep: the stacks stay")

@@ -336,6 +336,7 @@ def render(results: dict[str, Any]) -> str:
             format_table(["pair", *_COST_LINES], rows),
         ]
     checks = results.get("targets", [])
+    parts += dashboard_lines(results)
     if checks:
         note = (
             " (a quick run: small sizes; judge the targets on a full run)"
@@ -351,6 +352,34 @@ def render(results: dict[str, Any]) -> str:
             ),
         ]
     return "\n".join(parts) + "\n"
+
+
+def dashboard_lines(results: dict[str, Any]) -> list[str]:
+    """The report's Dashboard section."""
+    found = results.get("dashboard")
+    if not found:
+        return []
+    if found.get("skipped"):
+        return ["", f"Dashboard: skipped ({found['skipped']})"]
+    rows = []
+    for size, figures in found["sizes"].items():
+        for name, label in (("summary", "GET /summary"), ("items", "GET /items (first 100)")):
+            got = figures[name]
+            rows.append(
+                [f"{int(size):,}", label, f"{got['p50'] * 1000:.0f}", f"{got['p95'] * 1000:.0f}"]
+            )
+    parts = [
+        "",
+        "Dashboard (signed in through Cognito; tables seeded directly)",
+        format_table(["items", "request", "p50 ms", "p95 ms"], rows),
+    ]
+    if "first_screen_s" in found:
+        screen = found["first_screen_s"]
+        parts.append(
+            f"First screen in Chromium at {found['first_screen_items']:,} items: "
+            f"p50 {screen['p50']:.2f} s, max {screen['max']:.2f} s ({screen['n']} runs)"
+        )
+    return parts
 
 
 _CPU_COLUMNS = ("emulator", "load worker", "check worker")

@@ -49,7 +49,7 @@ SITE_FILES = {
     "style.css": "text/css; charset=utf-8",
 }
 CONFIG_KEY = "config.json"
-ROUTES = ("GET /items", "GET /summary")
+ROUTES = ("GET /items", "GET /summary", "GET /items/{store}/{item}/history")
 AUTHORIZER = "cognito"
 REFRESH_SECONDS = 5
 FUNCTION_TIMEOUT = 10
@@ -165,7 +165,8 @@ def addresses(aws: Aws, names: Names) -> Addresses:
 
 
 def inventory_api_policy(stack: Stack, names: Names) -> dict[str, Any]:
-    """Read the table, write its own logs; nothing else."""
+    """Read the inventory table and its indexes, the summary and history tables; write its own
+    logs; nothing else."""
     log_group = f"{stack.arn('logs')}:log-group:/aws/lambda/{names.function}"
     return {
         "Version": "2012-10-17",
@@ -181,6 +182,7 @@ def inventory_api_policy(stack: Stack, names: Names) -> dict[str, Any]:
                 "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"],
                 "Resource": stack.table_arn,
             },
+            *policies.stock_tracking_read_statements(stack),
         ],
     }
 
@@ -188,8 +190,8 @@ def inventory_api_policy(stack: Stack, names: Names) -> dict[str, Any]:
 def inventory_api_function(
     stack: Stack, settings: Settings, role_arn: str, package: bytes, runtime: str
 ) -> FunctionSpec:
-    """inventory_api's code and configuration: the table it reads, and the threshold at or
-    below which it marks an item low (the page shows the threshold the API reports)."""
+    """inventory_api's code and configuration: the tables it reads, and the threshold at or
+    below which it marks an item low unless the item has its own (the page shows both)."""
     return packaging.function_spec(
         Names(stack).function,
         package,
@@ -197,7 +199,12 @@ def inventory_api_function(
         runtime,
         FUNCTION_TIMEOUT,
         FUNCTION_MEMORY_MB,
-        {"TABLE_NAME": stack.table, "LOW_STOCK_THRESHOLD": str(settings.low_stock_threshold)},
+        {
+            "TABLE_NAME": stack.table,
+            "SUMMARY_TABLE": stack.summary_table,
+            "HISTORY_TABLE": stack.history_table,
+            "LOW_STOCK_THRESHOLD": str(settings.low_stock_threshold),
+        },
     )
 
 

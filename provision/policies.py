@@ -203,7 +203,8 @@ def track_stock_policy(stack: Stack) -> dict[str, Any]:
 
 def stock_tracking_read_statements(stack: Stack) -> list[dict[str, Any]]:
     """What a reader of the dashboard's figures needs: the summary (Scan), the history
-    (Query), and the inventory table's `by_level` index (Query)."""
+    (Query; BatchGetItem for a page's forecasts), and the inventory table's `by_level` index
+    (Query)."""
     return [
         {
             "Effect": "Allow",
@@ -212,7 +213,7 @@ def stock_tracking_read_statements(stack: Stack) -> list[dict[str, Any]]:
         },
         {
             "Effect": "Allow",
-            "Action": ["dynamodb:Query", "dynamodb:GetItem"],
+            "Action": ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"],
             "Resource": stack.history_table_arn,
         },
         {

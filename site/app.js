@@ -8,13 +8,12 @@
 (() => {
   const SESSION_KEY = "inventory-dashboard-session";
   const SESSION_ENDED = "Your session has ended. Please sign in again.";
-  const PAGE_SIZE = 500; // items per API request
-  const MAX_ITEMS = 5000; // items shown at most; narrower filters show the rest
+  const PAGE_SIZE = 100; // items per page: one API request each
   const REFRESH_MARGIN_MS = 60_000; // refresh the token this long before it expires
   const SEARCH_DELAY_MS = 300;
   const STATUS_LABELS = { out: "Out of stock", low: "Low", ok: "OK" };
   const STATUS_ORDER = { out: 0, low: 1, ok: 2 };
-  const COLUMNS = ["store", "item", "count", "status", "updated_at", "source"];
+  const COLUMNS = ["store", "item", "count", "status", "runs_out_in_days", "updated_at", "source"];
 
   const $ = (id) => document.getElementById(id);
   const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
@@ -29,8 +28,10 @@
     config: null,
     session: null, // { accessToken, refreshToken, expiresAt, username }
     items: [],
+    total: null, // items in the listing (null: unknown, as with a search)
     summary: null,
-    truncated: false,
+    cursors: [null], // the cursor of each page seen so far; the current one is the last
+    next: null,
     sort: { key: "store", direction: 1 },
     generation: 0, // bumps on every filter change and sign-out; stale answers are dropped
     inFlight: false,
@@ -225,15 +226,10 @@
     }
   }
 
-  async function fetchItems(filters) {
-    const items = [];
-    let next = null;
-    do {
-      const page = await api("/items", { ...filters, limit: PAGE_SIZE, next });
-      items.push(...page.items);
-      next = page.next;
-    } while (next && items.length < MAX_ITEMS);
-    return { items: items.slice(0, MAX_ITEMS), truncated: Boolean(next) || items.length > MAX_ITEMS };
+  function fetchPage(filters) {
+    // The page on screen only: its cursor is the last of those seen on the way to it.
+    const next = state.cursors[state.cursors.length - 1];
+    return api("/items", { ...filters, limit: PAGE_SIZE, next });
   }
 
   async function refreshData() {
@@ -242,11 +238,12 @@
     const generation = state.generation;
     const filters = currentFilters();
     try {
-      const [summary, listing] = await Promise.all([api("/summary"), fetchItems(filters)]);
-      if (generation !== state.generation) return; // the filters changed meanwhile
+      const [summary, page] = await Promise.all([api("/summary"), fetchPage(filters)]);
+      if (generation !== state.generation) return; // the filters or the page changed meanwhile
       state.summary = summary;
-      state.items = listing.items;
-      state.truncated = listing.truncated;
+      state.items = page.items;
+      state.total = page.total;
+      state.next = page.next;
       $("last-fetched").textContent = `Last fetched ${timeFormat.format(new Date())}`;
       $("refresh-problem").hidden = true;
       render();
@@ -276,8 +273,16 @@
     return {
       store: $("filter-store").value,
       status: $("filter-status").value,
-      q: $("filter-search").value.trim(),
+      search: $("filter-search").value.trim(),
     };
+  }
+
+  function turnPage(step) {
+    if (step > 0 && state.next) state.cursors.push(state.next);
+    else if (step < 0 && state.cursors.length > 1) state.cursors.pop();
+    else return;
+    state.generation += 1;
+    refreshData();
   }
 
   function filtersChanged() {
@@ -286,6 +291,7 @@
       Object.entries(filters).filter(([, value]) => value !== ""),
     ).toString();
     history.replaceState(null, "", hash ? `#${hash}` : location.pathname + location.search);
+    state.cursors = [null]; // new filters start at their first page
     state.generation += 1;
     refreshData();
   }
@@ -297,7 +303,7 @@
     $("filter-store").value = store;
     const status = params.get("status") || "";
     $("filter-status").value = status in STATUS_LABELS ? status : "";
-    $("filter-search").value = params.get("q") || "";
+    $("filter-search").value = params.get("search") || "";
   }
 
   function ensureStoreOption(store) {
@@ -364,11 +370,20 @@
     $("no-match").hidden = tableEmpty || rows.length > 0;
     $("items-table").hidden = rows.length === 0;
     $("items-caption").textContent = `Items (${rows.length})`;
-    const truncated = $("truncated");
-    truncated.hidden = !state.truncated;
-    truncated.textContent = state.truncated
-      ? `Showing the first ${numberFormat.format(rows.length)} items: filter by store or search to see the rest.`
-      : "";
+    renderPager(rows.length);
+  }
+
+  function renderPager(shown) {
+    // "1–100 of 52,330": the first and last of this page, and the listing's total if known.
+    const first = (state.cursors.length - 1) * PAGE_SIZE + 1;
+    const range = shown
+      ? `${numberFormat.format(first)}–${numberFormat.format(first + shown - 1)}`
+      : "No items";
+    const total = state.total === null ? "" : ` of ${numberFormat.format(state.total)}`;
+    $("page-range").textContent = shown || state.total === null ? `${range}${total}` : range;
+    $("page-previous").disabled = state.cursors.length <= 1;
+    $("page-next").disabled = !state.next;
+    $("pager").hidden = shown === 0 && state.cursors.length <= 1;
   }
 
   function uploadCommand() {
@@ -382,9 +397,10 @@
     tr.dataset.status = item.status;
     tr.append(
       cell("Store", item.store),
-      cell("Item", item.item, "item-name"),
+      itemCell(item),
       cell("Count", numberFormat.format(item.count), "numeric"),
       badgeCell(item.status),
+      cell("Runs out", forecastText(item.runs_out_in_days, true), "numeric forecast"),
       timeCell(item.updated_at),
       sourceCell(item.source),
     );
@@ -397,6 +413,26 @@
     if (className) td.className = className;
     td.textContent = text;
     return td;
+  }
+
+  function itemCell(item) {
+    // The name opens the item's history.
+    const td = cell("Item", "", "item-name");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "link";
+    button.textContent = item.item;
+    button.addEventListener("click", () => openItem(item));
+    td.append(button);
+    return td;
+  }
+
+  function forecastText(days, short) {
+    if (days === null || days === undefined) return short ? "–" : "Not decreasing";
+    const rounded = Math.max(Math.round(days), 0);
+    if (rounded === 0) return short ? "under a day" : "Runs out in less than a day";
+    const text = `${numberFormat.format(rounded)} day${rounded === 1 ? "" : "s"}`;
+    return short ? text : `Runs out in about ${text}`;
   }
 
   function badgeCell(status) {
@@ -433,11 +469,18 @@
     return (a, b) => {
       let order;
       if (key === "count") order = a.count - b.count;
+      else if (key === "runs_out_in_days") order = forecastOrder(a) - forecastOrder(b);
       else if (key === "status") order = STATUS_ORDER[a.status] - STATUS_ORDER[b.status];
       else order = collator.compare(String(a[key]), String(b[key]));
       if (order === 0) order = collator.compare(a.store, b.store) || collator.compare(a.item, b.item);
       return order * direction;
     };
+  }
+
+  function forecastOrder(item) {
+    // Soonest first; items not decreasing after every forecast.
+    const days = item.runs_out_in_days;
+    return days === null || days === undefined ? Number.MAX_VALUE : days;
   }
 
   function sortBy(key) {
@@ -447,6 +490,123 @@
         ? { key, direction: -state.sort.direction }
         : { key, direction: key === "count" || key === "updated_at" ? -1 : 1 };
     if (state.summary) renderTable();
+  }
+
+  // ------------------------------------------------------------------ one item
+
+  async function openItem(item) {
+    const view = $("item-view");
+    $("item-title").textContent = `${item.item} · ${item.store}`;
+    $("item-forecast").textContent = "Loading history…";
+    $("item-threshold").textContent = "";
+    $("item-chart").replaceChildren();
+    $("item-changes").replaceChildren();
+    view.hidden = false;
+    $("item-title").focus();
+    const path = `/items/${encodeURIComponent(item.store)}/${encodeURIComponent(item.item)}/history`;
+    let answer;
+    try {
+      answer = await api(path, { limit: 500 });
+    } catch (error) {
+      $("item-forecast").textContent = `Could not load the history (${error.message}).`;
+      return;
+    }
+    if (view.hidden || $("item-title").textContent !== `${item.item} · ${item.store}`) return;
+    const current = answer.current || item;
+    $("item-forecast").textContent = forecastText(answer.runs_out_in_days, false);
+    $("item-threshold").textContent =
+      `Low at ${current.low_stock_threshold} or fewer` +
+      (current.own_threshold ? " (this item's own threshold)" : " (the stack's threshold)") +
+      `; ${numberFormat.format(current.count)} now.`;
+    drawChart(answer.history.slice().reverse(), current.low_stock_threshold);
+    $("item-changes").replaceChildren(...answer.history.map(changeRow));
+  }
+
+  function changeRow(change) {
+    const li = document.createElement("li");
+    const time = document.createElement("time");
+    time.setAttribute("datetime", change.at);
+    time.textContent = formatTime(change.at);
+    const was = change.previous === null ? "new" : numberFormat.format(change.previous);
+    const file = document.createElement("span");
+    file.className = "source";
+    file.title = change.source;
+    file.textContent = change.source.split("/").pop() || change.source;
+    li.append(time, ` ${was} → ${numberFormat.format(change.count)} `, file);
+    return li;
+  }
+
+  function svg(name, attributes) {
+    // In the SVG namespace of the page's own <svg> (index.html), so no namespace URL here.
+    const element = document.createElementNS($("item-chart").namespaceURI, name);
+    for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
+    return element;
+  }
+
+  function drawChart(points, threshold) {
+    // Count over time, oldest on the left; the threshold as a dashed line.
+    const chart = $("item-chart");
+    const width = 640;
+    const height = 220;
+    const pad = { left: 48, right: 16, top: 12, bottom: 28 };
+    if (points.length === 0) {
+      const note = svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle" });
+      note.textContent = "No changes recorded yet";
+      chart.append(note);
+      return;
+    }
+    const times = points.map((point) => new Date(point.at).getTime());
+    const low = Math.min(...times);
+    const span = Math.max(...times) - low || 1;
+    const top = Math.max(...points.map((point) => point.count), threshold, 1);
+    const x = (time) => pad.left + ((time - low) / span) * (width - pad.left - pad.right);
+    const y = (count) => height - pad.bottom - (count / top) * (height - pad.top - pad.bottom);
+    chart.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    chart.append(
+      svg("line", { class: "axis", x1: pad.left, y1: y(0), x2: width - pad.right, y2: y(0) }),
+      svg("line", {
+        class: "threshold",
+        x1: pad.left,
+        y1: y(threshold),
+        x2: width - pad.right,
+        y2: y(threshold),
+      }),
+    );
+    for (const [count, label] of [
+      [0, "0"],
+      [top, numberFormat.format(top)],
+    ]) {
+      const text = svg("text", { x: pad.left - 6, y: y(count) + 4, "text-anchor": "end" });
+      text.textContent = label;
+      chart.append(text);
+    }
+    // A step line: a count holds until the next change.
+    let path = "";
+    points.forEach((point, index) => {
+      const px = x(times[index]).toFixed(1);
+      const py = y(point.count).toFixed(1);
+      path += index === 0 ? `M${px},${py}` : `H${px}V${py}`;
+    });
+    chart.append(svg("path", { class: "line", d: path }));
+    points.forEach((point, index) => {
+      const dot = svg("circle", { class: "point", cx: x(times[index]), cy: y(point.count), r: 3 });
+      const title = svg("title", {});
+      title.textContent = `${formatTime(point.at)}: ${point.count}`;
+      dot.append(title);
+      chart.append(dot);
+    });
+    for (const [time, anchor] of [
+      [low, "start"],
+      [low + span, "end"],
+    ]) {
+      const text = svg("text", { x: x(time), y: height - 8, "text-anchor": anchor });
+      text.textContent = points.length > 1 || anchor === "start" ? formatTime(new Date(time).toISOString()) : "";
+      chart.append(text);
+    }
+  }
+
+  function closeItem() {
+    $("item-view").hidden = true;
   }
 
   // ------------------------------------------------------------------ views
@@ -522,6 +682,9 @@
       clearTimeout(state.searchTimer);
       state.searchTimer = setTimeout(filtersChanged, SEARCH_DELAY_MS);
     });
+    $("page-previous").addEventListener("click", () => turnPage(-1));
+    $("page-next").addEventListener("click", () => turnPage(1));
+    $("item-close").addEventListener("click", closeItem);
     $("clear-filters").addEventListener("click", () => {
       $("filter-store").value = "";
       $("filter-status").value = "";

@@ -1,4 +1,6 @@
-"""inventory_api: the dashboard's HTTP API (GET /items, GET /summary) -> the inventory table.
+"""inventory_api: the dashboard's HTTP API: GET /summary (the summary table), GET /items (a page
+of the inventory table or its index `by_level`), GET /items/{store}/{item}/history (the history
+table).
 
 API Gateway's Cognito JWT authorizer has checked the token's signature, issuer, audience and
 expiry before this runs; the handler also insists on an access token (see `_signed_in`).
@@ -7,7 +9,6 @@ expiry before this runs; the handler also insists on an access token (see `_sign
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
 from typing import Any
 
@@ -19,15 +20,16 @@ from inventory.adapters.clients import client
 from inventory.adapters.reader import StockReader
 from inventory.dashboard import (
     BadRequest,
-    find_items,
+    history_document,
     items_document,
+    listing_total,
+    parse_history_query,
     parse_item_query,
     summary_document,
 )
 
 logger = Logger(service="inventory")
 
-DEFAULT_LOW_STOCK_THRESHOLD = 5
 _HEADERS = {
     "content-type": "application/json; charset=utf-8",
     "cache-control": "no-store",
@@ -37,11 +39,12 @@ _HEADERS = {
 
 @cache
 def stock_reader() -> StockReader:
-    return StockReader(client("dynamodb"), settings.table_name())
-
-
-def low_stock_threshold() -> int:
-    return int(os.environ.get("LOW_STOCK_THRESHOLD", DEFAULT_LOW_STOCK_THRESHOLD))
+    return StockReader(
+        client("dynamodb"),
+        settings.table_name(),
+        settings.summary_table(),
+        settings.history_table(),
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -51,14 +54,22 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if not _signed_in(event):
         logger.warning("refused a token that is not an access token", extra={"route": route})
         return _response(401, {"message": "Unauthorized"})
-    threshold = low_stock_threshold()
+    threshold = settings.low_stock_threshold()
+    raw_query = event.get("rawQueryString", "")
     try:
+        reader = stock_reader()
         if route == "GET /items":
-            query = parse_item_query(event.get("rawQueryString", ""))
-            page = find_items(stock_reader().read_page, query, threshold)
-            body = items_document(page, threshold)
+            query = parse_item_query(raw_query)
+            page = reader.items_page(query)
+            total = None if query.search else listing_total(query, reader.summary())
+            body = items_document(page, threshold, total)
         elif route == "GET /summary":
-            body = summary_document(stock_reader().every_item(), threshold)
+            body = summary_document(reader.summary(), threshold)
+        elif route == "GET /items/{store}/{item}/history":
+            path = event.get("pathParameters") or {}
+            history = parse_history_query(path.get("store", ""), path.get("item", ""), raw_query)
+            current = reader.item(history.store, history.item)
+            body = history_document(history, current, reader.history(history), threshold)
         else:
             return _response(404, {"message": "Not Found"})
     except BadRequest as error:

@@ -63,13 +63,19 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def site(aws: Aws, stack: dict[str, Any], pipeline: Any) -> dict[str, str]:
-    """The dashboard, a user, and data: the lab's Berlin sample under a store name of this
-    module's own (other tests count Berlin's alerts), and a store whose items include a name
-    that is HTML."""
+def dashboard_user(aws: Aws, stack: dict[str, Any]) -> dict[str, str]:
+    """The dashboard and a user who may sign in to it, without uploading anything."""
     require_dashboard(stack)
     located = deploy.locate(aws, stack["stack"])
     dashboard.ensure_user(aws, located, "browser", PASSWORD, Changes())
+    return {"url": stack["dashboard_url"]}
+
+
+@pytest.fixture(scope="module")
+def site(dashboard_user: dict[str, str], stack: dict[str, Any], pipeline: Any) -> dict[str, str]:
+    """The dashboard, a user, and data: the lab's Berlin sample under a store name of this
+    module's own (other tests count Berlin's alerts), and a store whose items include a name
+    that is HTML."""
     samples = Path(__file__).resolve().parents[2] / "sample-data"
     sample_store = f"Berlin-{uuid.uuid4().hex[:6]}"
     sample = (samples / "berlin.csv").read_bytes().replace(b"Berlin,", f"{sample_store},".encode())
@@ -306,15 +312,17 @@ def test_search_and_status_survive_a_reload_and_the_page_refetches_by_itself(pag
     )
     page.goto(site["url"])
     sign_in_with_the_keyboard(page, "browser", PASSWORD)
-    expect(rows_of(page, store)).to_have_count(4)
+    expect(page.locator("#last-fetched")).to_have_text(re.compile(r"^Last fetched "))
     rows = page.locator("#items-body tr")
     search = page.get_by_label("Search items")
     status = page.get_by_label("Status")
+    page.get_by_label("Store").select_option(store)
+    expect(rows_of(page, store)).to_have_count(4)
 
-    # when a search is typed, in another case than the names
-    search.press_sequentially(f"LAMP {tag}")
+    # when the start of the lamps' names is typed (a prefix, case as in the names)
+    search.press_sequentially(f"Lamp {tag}")
 
-    # then only the three lamps show, of every store
+    # then only the three lamps show
     expect(rows.locator("td.item-name")).to_have_text(
         [f"Lamp {tag} desk", f"Lamp {tag} large", f"Lamp {tag} small"]
     )
@@ -325,13 +333,17 @@ def test_search_and_status_survive_a_reload_and_the_page_refetches_by_itself(pag
     # then only the low lamp is left, and both filters are in the address
     expect(rows.locator("td.item-name")).to_have_text([f"Lamp {tag} small"])
     expect(rows.locator(".badge")).to_have_text(["Low"])
-    assert parse_qs(urlsplit(page.url).fragment) == {"status": ["low"], "q": [f"LAMP {tag}"]}
+    assert parse_qs(urlsplit(page.url).fragment) == {
+        "store": [store],
+        "status": ["low"],
+        "search": [f"Lamp {tag}"],
+    }
 
     # when the page is reloaded
     page.reload()
 
     # then the filters are back in their fields, and still choose the same row
-    expect(search).to_have_value(f"LAMP {tag}")
+    expect(search).to_have_value(f"Lamp {tag}")
     expect(status).to_have_value("low")
     expect(rows.locator("td.item-name")).to_have_text([f"Lamp {tag} small"])
 
@@ -344,7 +356,7 @@ def test_search_and_status_survive_a_reload_and_the_page_refetches_by_itself(pag
     # too tight), and the filters still hold
     expect(last_fetched).not_to_have_text(first_fetch, timeout=WAIT_MS)
     expect(last_fetched).to_have_text(re.compile(r"^Last fetched "))
-    expect(search).to_have_value(f"LAMP {tag}")
+    expect(search).to_have_value(f"Lamp {tag}")
     expect(rows.locator("td.item-name")).to_have_text([f"Lamp {tag} small"])
 
 
@@ -654,3 +666,127 @@ def test_phone_width_and_the_empty_table(browser, site):
         page.screenshot(path=ARTIFACTS / "dashboard-phone-empty.png")
     finally:
         context.close()
+
+
+# ---------------------------------------------------------------- paging, history, forecast
+
+PAGED_ITEMS = 250  # two full pages of 100 and a third of 50
+
+
+@pytest.fixture(scope="module")
+def seeded(aws: Aws, stack: dict[str, Any], dashboard_user: dict[str, str]) -> dict[str, str]:
+    """A store of 250 items written straight into the inventory and summary tables (as the
+    loader and the stream's writers would), and one item's history with a forecast."""
+    from bench.seed import Tables, seed_history, seed_store
+
+    located = deploy.locate(aws, stack["stack"])
+    tables = Tables(located.table, located.summary_table, located.history_table)
+    store = f"Paged-{uuid.uuid4().hex[:6]}"
+    counts = [0 if n % 50 == 0 else 20 + n for n in range(PAGED_ITEMS)]
+    counts[7] = 3
+    seed_store(aws.dynamodb, tables, store, counts, threshold=5)
+    changes = [
+        ("2026-11-25T08:00:00.000Z", 40, f"s3://uploads/{store}-1.csv"),
+        ("2026-11-27T08:00:00.000Z", 25, f"s3://uploads/{store}-2.csv"),
+        ("2026-11-29T08:00:00.000Z", 12, f"s3://uploads/{store}-3.csv"),
+        ("2026-12-01T08:00:00.000Z", 3, f"s3://uploads/{store}-4.csv"),
+    ]
+    seed_history(aws.dynamodb, tables, store, "item-000007", changes, runs_out_in_days=0.3)
+    seed_history(aws.dynamodb, tables, store, "item-000003", changes[:1], runs_out_in_days=None)
+    seed_history(aws.dynamodb, tables, store, "item-000002", changes[:2], runs_out_in_days=12.4)
+    return {"store": store, "url": dashboard_user["url"]}
+
+
+def test_paging_through_a_store_a_page_at_a_time(page, seeded):
+    from playwright.sync_api import expect
+
+    # given a signed-in user
+    sign_in_and_see_the_data(page, seeded)
+    items_requests: list[str] = []
+    page.on("request", lambda r: items_requests.append(r.url) if is_items_request(r) else None)
+
+    # when the seeded store is chosen
+    page.get_by_label("Store").select_option(seeded["store"])
+
+    # then the first 100 of 250 show, from one request
+    rows = page.locator("#items-body tr")
+    expect(page.locator("#page-range")).to_have_text(f"1–100 of {PAGED_ITEMS}")
+    expect(rows).to_have_count(100)
+    expect(page.get_by_role("button", name="Previous")).to_be_disabled()
+
+    # when the user goes to the next page, and the last
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#page-range")).to_have_text(f"101–200 of {PAGED_ITEMS}")
+    expect(rows.first.locator("td.item-name")).to_have_text("item-000100")
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#page-range")).to_have_text(f"201–250 of {PAGED_ITEMS}")
+    expect(rows).to_have_count(50)
+    expect(page.get_by_role("button", name="Next")).to_be_disabled()
+
+    # then every request asked for one page of 100, never more
+    assert all(parse_qs(urlsplit(url).query).get("limit") == ["100"] for url in items_requests)
+
+    # when the page refreshes by itself, and the user goes back
+    refreshed = len(items_requests)
+    expect(page.locator("#last-fetched")).not_to_have_text(
+        page.locator("#last-fetched").text_content() or "", timeout=WAIT_MS
+    )
+    assert len(items_requests) > refreshed
+    # the refresh re-read the page on screen (it carries that page's cursor)
+    assert "next" in parse_qs(urlsplit(items_requests[-1]).query)
+    expect(page.locator("#page-range")).to_have_text(f"201–250 of {PAGED_ITEMS}")
+    page.get_by_role("button", name="Previous").click()
+    expect(page.locator("#page-range")).to_have_text(f"101–200 of {PAGED_ITEMS}")
+
+
+def test_an_item_opens_to_its_history_chart_files_and_forecast(page, seeded):
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    # given a signed-in user on the seeded store
+    sign_in_and_see_the_data(page, seeded)
+    page.get_by_label("Store").select_option(seeded["store"])
+
+    # when the item with a history is opened
+    page.get_by_role("button", name="item-000007", exact=True).click()
+
+    # then its chart (drawn by the page: an SVG path through four points), the files that
+    # changed it newest first, its forecast and its threshold show
+    view = page.locator("#item-view")
+    expect(view.get_by_role("heading", name=f"item-000007 · {seeded['store']}")).to_be_visible()
+    expect(view.locator("#item-forecast")).to_have_text("Runs out in less than a day")
+    expect(view.locator("#item-threshold")).to_contain_text("Low at 5 or fewer")
+    expect(view.locator("#item-chart circle")).to_have_count(4)
+    expect(view.locator("#item-chart path.line")).to_have_attribute("d", re.compile(r"^M.*H.*V"))
+    changes = view.locator("#item-changes li")
+    expect(changes).to_have_count(4)
+    expect(changes.first).to_contain_text("12 → 3")
+    expect(changes.first.locator(".source")).to_have_text(f"{seeded['store']}-4.csv")
+    expect(changes.last).to_contain_text("new → 40")
+    view.screenshot(path=ARTIFACTS / "dashboard-history-chart.png")
+
+    # when an item that is not decreasing is opened
+    page.get_by_role("button", name="item-000003", exact=True).click()
+
+    # then it says so
+    expect(view.locator("#item-forecast")).to_have_text("Not decreasing")
+
+
+def test_the_forecast_column_sorts_the_page_soonest_first(page, seeded):
+    from playwright.sync_api import expect
+
+    # given the seeded store's first page
+    sign_in_and_see_the_data(page, seeded)
+    page.get_by_label("Store").select_option(seeded["store"])
+    rows = page.locator("#items-body tr")
+    expect(rows).to_have_count(100)
+
+    # when sorted by the forecast
+    page.get_by_role("button", name="Runs out in").click()
+
+    # then the soonest first, those without a forecast after
+    forecasts = rows.locator("td.forecast")
+    expect(forecasts.nth(0)).to_have_text("under a day")
+    expect(forecasts.nth(1)).to_have_text("12 days")
+    expect(forecasts.nth(2)).to_have_text("–")
+    expect(rows.nth(0).locator("td.item-name")).to_have_text("item-000007")

@@ -40,17 +40,50 @@ def create_sent_alerts_table() -> Any:
     return dynamodb
 
 
-def create_inventory_table(dynamodb: Any, name: str) -> None:
-    """The inventory table: store HASH, item RANGE, on demand."""
+def create_inventory_table(dynamodb: Any, name: str, level_index: bool = False) -> None:
+    """The inventory table: store HASH, item RANGE, on demand; with `level_index`, also the
+    sparse index by_level (level HASH, store RANGE) of CONTRACTS.md."""
+    attributes = ["store", "item", "level"] if level_index else ["store", "item"]
+    index = {
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": "by_level",
+                "KeySchema": [
+                    {"AttributeName": "level", "KeyType": "HASH"},
+                    {"AttributeName": "store", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ]
+    }
     dynamodb.create_table(
         TableName=name,
         KeySchema=[
             {"AttributeName": "store", "KeyType": "HASH"},
             {"AttributeName": "item", "KeyType": "RANGE"},
         ],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key in attributes],
+        BillingMode="PAY_PER_REQUEST",
+        **(index if level_index else {}),
+    )
+
+
+def create_summary_table(dynamodb: Any, name: str) -> None:
+    """The per-store aggregates of CONTRACTS.md: store HASH, on demand."""
+    create_snapshots_table(dynamodb, name)  # the same shape
+
+
+def create_history_table(dynamodb: Any, name: str) -> None:
+    """Each item's changes (CONTRACTS.md): store_item HASH, at RANGE, on demand."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "store_item", "KeyType": "HASH"},
+            {"AttributeName": "at", "KeyType": "RANGE"},
+        ],
         AttributeDefinitions=[
-            {"AttributeName": "store", "AttributeType": "S"},
-            {"AttributeName": "item", "AttributeType": "S"},
+            {"AttributeName": "store_item", "AttributeType": "S"},
+            {"AttributeName": "at", "AttributeType": "S"},
         ],
         BillingMode="PAY_PER_REQUEST",
     )

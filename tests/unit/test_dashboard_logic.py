@@ -1,5 +1,5 @@
-"""The dashboard API's rules, without DynamoDB: stock status, query parsing, pagination tokens,
-paging through a table, and summaries."""
+"""The dashboard API's rules, without DynamoDB: stock status, query parsing, cursors, the
+DynamoDB request each listing makes, totals from the summary, and summaries."""
 
 from __future__ import annotations
 
@@ -7,17 +7,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from inventory.adapters.reader import items_request
 from inventory.dashboard import (
     DEFAULT_LIMIT,
+    HISTORY_KEY,
+    INDEX_KEY,
     MAX_LIMIT,
+    TABLE_KEY,
     BadRequest,
     ItemQuery,
-    Key,
-    StockItem,
-    decode_token,
-    encode_token,
-    find_items,
-    items_document,
+    StoreSummary,
+    decode_cursor,
+    encode_cursor,
+    listing_total,
+    parse_history_query,
     parse_item_query,
     stock_status,
     summary_document,
@@ -26,38 +29,8 @@ from inventory.dashboard import (
 THRESHOLD = 5
 
 
-def stock(store: str, item: str, count: int, updated_at: str = "2026-01-01T00:00:00.000+00:00"):
-    return StockItem(store, item, count, updated_at, f"s3://uploads/{store}.csv")
-
-
-class FakeTable:
-    """Rows in key order, read the way DynamoDB pages a Query or a Scan."""
-
-    def __init__(self, items: list[StockItem]) -> None:
-        self.items = sorted(items, key=lambda item: item.key)
-        self.reads: list[tuple[str | None, Key | None, int]] = []
-
-    def read_page(
-        self, store: str | None, after: Key | None, limit: int
-    ) -> tuple[list[StockItem], Key | None]:
-        self.reads.append((store, after, limit))
-        rows = [item for item in self.items if store is None or item.store == store]
-        if after is not None:
-            rows = [item for item in rows if item.key > after]
-        page = rows[:limit]
-        # Like DynamoDB, a page that reached the limit has a LastEvaluatedKey even when nothing
-        # follows it.
-        return page, (page[-1].key if len(page) == limit else None)
-
-
-def every_page(table: FakeTable, query: ItemQuery, **options: int) -> list[list[StockItem]]:
-    pages = []
-    while True:
-        page = find_items(table.read_page, query, THRESHOLD, **options)
-        pages.append(page.items)
-        if page.next is None:
-            return pages
-        query = ItemQuery(query.store, query.status, query.search, query.limit, page.next)
+def table_key(store: str, item: str) -> dict[str, dict[str, str]]:
+    return {"store": {"S": store}, "item": {"S": item}}
 
 
 # ---------------------------------------------------------------- status
@@ -90,17 +63,19 @@ def test_an_empty_query_asks_for_the_first_page_of_everything():
 
     # then
     assert query == ItemQuery(limit=DEFAULT_LIMIT)
+    assert DEFAULT_LIMIT == 100
 
 
 def test_every_parameter_is_read_from_the_raw_query_string():
     # given
-    token = encode_token(("Berlin", "Echo Dot"))
+    after = {"level": {"S": "low"}, "store": {"S": "Berlin"}, "item": {"S": "Echo Dot"}}
+    cursor = encode_cursor(after)
 
     # when
-    query = parse_item_query(f"store=Berlin&status=low&q=echo%20d&limit=50&next={token}")
+    query = parse_item_query(f"store=Berlin&status=low&search=Echo%20D&limit=50&next={cursor}")
 
     # then
-    assert query == ItemQuery("Berlin", "low", "echo d", 50, ("Berlin", "Echo Dot"))
+    assert query == ItemQuery("Berlin", "low", "Echo D", 50, after)
 
 
 def test_a_store_name_with_a_comma_stays_one_name():
@@ -124,9 +99,15 @@ def test_a_store_name_with_a_comma_stays_one_name():
         (f"limit={MAX_LIMIT + 1}", "limit must be a whole number"),
         ("limit=ten", "limit must be a whole number"),
         ("limit=%EF%BC%95", "limit must be a whole number"),  # a full-width digit five
-        ("q=" + "x" * 1025, "q is longer than 1024 characters"),
-        ("next=not-a-token", "next is not a token this API gave out"),
-        ("next=" + encode_token(("Berlin", "Echo")) + "&store=Paris", "another store's"),
+        ("search=" + "x" * 1025, "search is longer than 1024 characters"),
+        ("next=not-a-cursor", "next is not a cursor this listing gave out"),
+        ("next=" + encode_cursor(table_key("Berlin", "Echo")) + "&store=Paris", "another store's"),
+        ("status=out&next=" + encode_cursor(table_key("A", "x")), "not a cursor"),
+        (
+            "status=out&next="
+            + encode_cursor({"level": {"S": "low"}, "store": {"S": "A"}, "item": {"S": "x"}}),
+            "another status's",
+        ),
     ],
 )
 def test_a_query_that_cannot_be_answered_is_refused_with_a_reason(raw, message):
@@ -144,169 +125,173 @@ def test_too_many_parameters_are_refused():
         parse_item_query("&".join(f"q{n}=1" for n in range(50)))
 
 
-# ---------------------------------------------------------------- tokens
+# ---------------------------------------------------------------- cursors
 
 
 @given(st.text(), st.text())
-def test_a_token_stands_for_the_key_it_was_made_from(store, item):
+def test_a_cursor_stands_for_the_key_it_was_made_from(store, item):
     # given
-    token = encode_token((store, item))
+    cursor = encode_cursor(table_key(store, item))
 
     # when
-    key = decode_token(token)
+    key = decode_cursor(cursor, TABLE_KEY)
 
     # then
-    assert key == (store, item)
-    assert token.isascii()
-    assert not set(token) & set("=/+")
+    assert key == table_key(store, item)
+    assert cursor.isascii()
+    assert not set(cursor) & set("=/+")
 
 
 @pytest.mark.parametrize(
-    "token",
-    ["", "!!!", "e30", "WyJhIl0", "WzEsMl0", "WyJhIiwiYiIsImMiXQ", "bnVsbA", "_w"],
+    "cursor",
+    [
+        "",
+        "!!!",
+        "e30",  # {}
+        "bnVsbA",  # null
+        "_w",  # an invalid byte
+        encode_cursor({"store": {"S": "a"}}),
+        encode_cursor({"store": {"S": "a"}, "item": {"N": "1"}}),
+        encode_cursor({"store": {"S": "a"}, "item": {"S": "b", "N": "1"}}),
+        encode_cursor({"store": {"S": "a"}, "item": {"S": 1}}),  # type: ignore[dict-item]
+        encode_cursor({"store": {"S": "a"}, "item": {"S": "b"}, "x": {"S": "c"}}),
+        "A" * 9000,
+    ],
 )
-def test_a_token_not_made_by_the_api_is_refused(token):
-    # given: {}, ["a"], [1,2], ["a","b","c"], null, an invalid byte...
-    # when / then
-    with pytest.raises(BadRequest):
-        decode_token(token)
+def test_a_cursor_not_made_for_this_listing_is_refused(cursor):
+    # given / when / then
+    with pytest.raises(BadRequest, match="not a cursor"):
+        decode_cursor(cursor, TABLE_KEY)
 
 
-# ---------------------------------------------------------------- paging
+def test_each_listing_has_its_own_cursor_shape():
+    # given / when / then
+    index_key = {"level": {"S": "low"}, "store": {"S": "a"}, "item": {"S": "b"}}
+    assert decode_cursor(encode_cursor(index_key), INDEX_KEY) == index_key
+    for shape in (INDEX_KEY, HISTORY_KEY):
+        with pytest.raises(BadRequest):
+            decode_cursor(encode_cursor(table_key("a", "b")), shape)
 
 
-def test_a_page_holds_the_matching_items_in_key_order_and_the_token_of_the_last():
+def test_a_history_query_names_its_item_and_refuses_another_items_cursor():
     # given
-    table = FakeTable([stock("B", f"item-{n:02}", n) for n in range(10)])
+    other = encode_cursor({"store_item": {"S": "A\x1fy"}, "at": {"S": "2026"}})
+    own = {"store_item": {"S": "A\x1fx"}, "at": {"S": "2026"}}
 
     # when
-    page = find_items(table.read_page, ItemQuery(status="low", limit=3), THRESHOLD)
-
-    # then: counts 1..5 are low
-    assert [item.item for item in page.items] == ["item-01", "item-02", "item-03"]
-    assert page.next == ("B", "item-03")
-
-
-def test_the_last_page_has_no_token():
-    # given
-    table = FakeTable([stock("B", f"item-{n}", n) for n in range(3)])
-
-    # when
-    page = find_items(table.read_page, ItemQuery(limit=3), THRESHOLD)
+    query = parse_history_query("A", "x", f"limit=7&next={encode_cursor(own)}")
 
     # then
-    assert len(page.items) == 3
-    assert page.next is None
+    assert (query.key, query.limit, query.after) == ("A\x1fx", 7, own)
+    with pytest.raises(BadRequest, match="another item"):
+        parse_history_query("A", "x", f"next={other}")
+    with pytest.raises(BadRequest, match="unknown"):
+        parse_history_query("A", "x", "store=A")
 
 
-def test_a_store_filter_reads_only_that_store():
-    # given
-    table = FakeTable([stock("A", "x", 1), stock("B", "y", 2), stock("C", "z", 3)])
-
-    # when
-    page = find_items(table.read_page, ItemQuery(store="B"), THRESHOLD)
-
-    # then
-    assert [item.key for item in page.items] == [("B", "y")]
-    assert {store for store, _, _ in table.reads} == {"B"}
+# ---------------------------------------------------------------- the DynamoDB request
 
 
-def test_search_ignores_case_and_matches_anywhere_in_the_item_name():
-    # given
-    table = FakeTable([stock("A", "Echo Dot", 1), stock("A", "Fire TV", 2), stock("B", "ECHO", 3)])
-
-    # when
-    page = find_items(table.read_page, ItemQuery(search="echo"), THRESHOLD)
-
-    # then
-    assert [item.key for item in page.items] == [("A", "Echo Dot"), ("B", "ECHO")]
-
-
-def test_a_sparse_filter_stops_after_the_read_budget_with_a_token_to_continue():
-    # given: 100 items, only the last one out of stock
-    table = FakeTable([stock("A", f"{n:03}", 0 if n == 99 else 10) for n in range(100)])
-
-    # when
-    first = find_items(
-        table.read_page, ItemQuery(status="out"), THRESHOLD, max_items_read=30, read_page_size=10
-    )
-
-    # then: an empty page after 30 reads, and the token resumes where reading stopped
-    assert first.items == []
-    assert first.next == ("A", "029")
-    assert len(table.reads) == 3
-    pages = every_page(table, ItemQuery(status="out"), max_items_read=30, read_page_size=10)
-    assert [item.item for page in pages for item in page] == ["099"]
-
-
-@given(
-    counts=st.lists(st.integers(min_value=0, max_value=12), max_size=40),
-    stores=st.integers(min_value=1, max_value=3),
-    limit=st.integers(min_value=1, max_value=7),
-    read_page_size=st.integers(min_value=1, max_value=9),
-    max_items_read=st.integers(min_value=1, max_value=20),
-    status=st.sampled_from([None, "out", "low", "ok"]),
-    store=st.sampled_from([None, "S0", "S1"]),
+@pytest.mark.parametrize(
+    ("query", "method", "index", "key", "filter"),
+    [
+        (ItemQuery(), "scan", None, None, None),
+        (ItemQuery(store="A"), "query", None, "#store = :store", None),
+        (
+            ItemQuery(store="A", search="Ec"),
+            "query",
+            None,
+            "#store = :store AND begins_with(#item, :search)",
+            None,
+        ),
+        (ItemQuery(search="Ec"), "scan", None, None, "begins_with(#item, :search)"),
+        (ItemQuery(status="low"), "query", "by_level", "#level = :level", None),
+        (
+            ItemQuery(status="out", store="A"),
+            "query",
+            "by_level",
+            "#level = :level AND #store = :store",
+            None,
+        ),
+        (
+            ItemQuery(status="out", store="A", search="Ec"),
+            "query",
+            "by_level",
+            "#level = :level AND #store = :store",
+            "begins_with(#item, :search)",
+        ),
+        (ItemQuery(status="ok"), "scan", None, None, "attribute_not_exists(#level)"),
+        (
+            ItemQuery(status="ok", store="A"),
+            "query",
+            None,
+            "#store = :store",
+            "attribute_not_exists(#level)",
+        ),
+    ],
 )
-def test_following_the_tokens_returns_every_match_once_in_order(
-    counts, stores, limit, read_page_size, max_items_read, status, store
+def test_each_listing_reads_one_index_with_a_key_condition_where_it_can(
+    query, method, index, key, filter
 ):
-    # given
-    items = [stock(f"S{n % stores}", f"item-{n:02}", count) for n, count in enumerate(counts)]
-    table = FakeTable(items)
-    query = ItemQuery(store=store, status=status, limit=limit)
+    # given a recording client
+    class Recorder:
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def query(self, **request: object) -> dict[str, object]:
+            self.calls.append("query")
+            return {}
+
+        def scan(self, **request: object) -> dict[str, object]:
+            self.calls.append("scan")
+            return {}
+
+    recorder = Recorder()
 
     # when
-    pages = every_page(table, query, read_page_size=read_page_size, max_items_read=max_items_read)
+    request, call = items_request("T", query)
+    call(recorder, request)
 
     # then
-    returned = [item for page in pages for item in page]
-    expected = [item for item in table.items if query.matches(item, THRESHOLD)]
-    assert returned == expected
-    assert all(len(page) <= limit for page in pages)
+    assert recorder.calls == [method]
+    assert request.get("IndexName") == index
+    assert request.get("KeyConditionExpression") == key
+    assert request.get("FilterExpression") == filter
+    assert request["Limit"] == query.limit
 
 
-def test_the_items_document_carries_status_token_and_threshold():
-    # given
-    table = FakeTable([stock("A", "x", 0), stock("A", "y", 9)])
-    page = find_items(table.read_page, ItemQuery(limit=1), THRESHOLD)
+# ---------------------------------------------------------------- totals and summary
 
-    # when
-    document = items_document(page, THRESHOLD)
-
-    # then
-    assert document == {
-        "items": [
-            {
-                "store": "A",
-                "item": "x",
-                "count": 0,
-                "status": "out",
-                "updated_at": "2026-01-01T00:00:00.000+00:00",
-                "source": "s3://uploads/A.csv",
-            }
-        ],
-        "next": encode_token(("A", "x")),
-        "low_stock_threshold": THRESHOLD,
-    }
+STORES = [
+    StoreSummary("Berlin", 3, 1, 1, 17, "2026-01-02T11:00:00.000+00:00"),
+    StoreSummary("Amsterdam", 1, 0, 1, 1, "2026-01-03T08:00:00.000+00:00"),
+    StoreSummary("Closed", 0, 0, 0, 0, "2026-01-01T08:00:00.000+00:00"),
+]
 
 
-# ---------------------------------------------------------------- summary
+@pytest.mark.parametrize(
+    ("query", "total"),
+    [
+        (ItemQuery(), 4),
+        (ItemQuery(store="Berlin"), 3),
+        (ItemQuery(status="out"), 1),
+        (ItemQuery(status="low"), 2),
+        (ItemQuery(status="ok"), 1),
+        (ItemQuery(status="low", store="Amsterdam"), 1),
+        (ItemQuery(store="Nowhere"), 0),
+        (ItemQuery(search="Echo"), None),
+    ],
+)
+def test_a_listings_total_comes_from_the_summary(query, total):
+    # given / when / then
+    assert listing_total(query, STORES) == total
 
 
-def test_the_summary_counts_items_per_store_and_in_total():
-    # given
-    items = [
-        stock("Berlin", "Echo Dot", 12, "2026-01-02T10:00:00.000+00:00"),
-        stock("Berlin", "Echo Plus", 0, "2026-01-02T11:00:00.000+00:00"),
-        stock("Berlin", "Kindle", 5, "2026-01-01T09:00:00.000+00:00"),
-        stock("Amsterdam", "Echo Dot", 1, "2026-01-03T08:00:00.000+00:00"),
-    ]
+def test_the_summary_sums_its_stores_and_lists_them_by_name():
+    # given / when
+    summary = summary_document(STORES, THRESHOLD)
 
-    # when
-    summary = summary_document(items, THRESHOLD)
-
-    # then
+    # then: the store without items is left out
     assert summary == {
         "low_stock_threshold": 5,
         "totals": {

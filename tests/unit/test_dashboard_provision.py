@@ -52,29 +52,36 @@ def as_list(value: str | list[str]) -> list[str]:
 # ---------------------------------------------------------------- policies
 
 
-def test_inventory_api_may_only_read_the_table_and_write_its_logs():
+def test_inventory_api_may_only_read_its_tables_and_write_its_logs():
     # given
     policy = inventory_api_policy(STACK, NAMES)
 
     # when
-    grants = {
-        action: as_list(statement["Resource"])
-        for statement in statements(policy)
-        for action in as_list(statement["Action"])
-    }
+    grants: dict[str, set[str]] = {}
+    for statement in statements(policy):
+        for action in as_list(statement["Action"]):
+            grants.setdefault(action, set()).update(as_list(statement["Resource"]))
 
     # then
-    assert set(grants) == {
-        "dynamodb:GetItem",
-        "dynamodb:Query",
-        "dynamodb:Scan",
+    tables = "arn:aws:dynamodb:eu-west-1:123456789012:table/inventory"
+    assert {action: grants[action] for action in grants if action.startswith("dynamodb:")} == {
+        "dynamodb:GetItem": {f"{tables}-inventory", f"{tables}-history", f"{tables}-summary"},
+        "dynamodb:Query": {
+            f"{tables}-inventory",
+            f"{tables}-inventory/index/by_level",
+            f"{tables}-history",
+        },
+        "dynamodb:Scan": {
+            f"{tables}-inventory",
+            f"{tables}-summary",
+        },
+        "dynamodb:BatchGetItem": {f"{tables}-history"},
+    }
+    assert {action for action in grants if not action.startswith("dynamodb:")} == {
         "logs:CreateLogGroup",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }
-    table = "arn:aws:dynamodb:eu-west-1:123456789012:table/inventory-inventory"
-    for action in ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"):
-        assert grants[action] == [table]
     log_group = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/inventory-inventory_api"
     assert all(
         resource.startswith(log_group + ":")
@@ -127,7 +134,7 @@ def test_parliament_finds_nothing_in_the_dashboard_policies():
 
 
 @pytest.mark.parametrize("threshold", [5, 8, 0])
-def test_the_function_is_given_the_table_and_the_low_stock_threshold(threshold):
+def test_the_function_is_given_its_tables_and_the_low_stock_threshold(threshold):
     # given
     settings = Settings(low_stock_threshold=threshold)
 
@@ -137,7 +144,12 @@ def test_the_function_is_given_the_table_and_the_low_stock_threshold(threshold):
     # then: the handler reads both from its environment
     assert spec.name == "inventory-inventory_api"
     assert spec.configuration()["Environment"] == {
-        "Variables": {"TABLE_NAME": "inventory-inventory", "LOW_STOCK_THRESHOLD": str(threshold)}
+        "Variables": {
+            "TABLE_NAME": "inventory-inventory",
+            "SUMMARY_TABLE": "inventory-summary",
+            "HISTORY_TABLE": "inventory-history",
+            "LOW_STOCK_THRESHOLD": str(threshold),
+        }
     }
 
 

@@ -1,10 +1,12 @@
-"""inventory_api's handler against moto's DynamoDB: routes, filters, pagination, summary, and
-the requests it refuses."""
+"""inventory_api's handler against moto's DynamoDB (the inventory table with its index by_level,
+the summary and history tables, shaped as CONTRACTS.md says): routes, filters, cursors, totals,
+forecasts, history, and the requests it refuses."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -14,13 +16,22 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from inventory.adapters.clients import client
-from inventory.adapters.reader import StockReader
-from inventory.dashboard import StockItem
+from inventory.adapters.reader import MAX_READS
+from inventory.dashboard import NAME_SEPARATOR, encode_cursor, stock_status
 from inventory_api import handler
-from tests.unit.fakes import REGION, FakeContext, create_inventory_table
+from tests.unit.fakes import (
+    REGION,
+    FakeContext,
+    create_history_table,
+    create_inventory_table,
+    create_summary_table,
+)
 
 TABLE = "inventory-inventory"
+SUMMARY = "inventory-summary"
+HISTORY = "inventory-history"
 UPDATED_AT = "2026-01-01T00:00:00.000+00:00"
+THRESHOLD = 5  # the stack's, when LOW_STOCK_THRESHOLD is not set
 
 
 def access_claims() -> dict[str, str]:
@@ -36,23 +47,29 @@ def access_claims() -> dict[str, str]:
 
 
 def http_event(
-    route: str, query: dict[str, str] | str = "", claims: dict[str, str] | None = None
+    route: str,
+    query: dict[str, str] | str = "",
+    claims: dict[str, str] | None = None,
+    path: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An HTTP API (payload 2.0) event for a route behind the JWT authorizer."""
     raw = query if isinstance(query, str) else urlencode(query, quote_via=quote)
-    method, path = route.split(" ", 1)
-    return {
+    method, route_path = route.split(" ", 1)
+    event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route,
-        "rawPath": path,
+        "rawPath": route_path,
         "rawQueryString": raw,
         "headers": {"authorization": "Bearer eyJ..."},
         "requestContext": {
-            "http": {"method": method, "path": path},
+            "http": {"method": method, "path": route_path},
             "authorizer": {"jwt": {"claims": claims or access_claims(), "scopes": None}},
         },
         "isBase64Encoded": False,
     }
+    if path is not None:
+        event["pathParameters"] = path
+    return event
 
 
 def call(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -74,6 +91,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
     monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("SUMMARY_TABLE", SUMMARY)
+    monkeypatch.setenv("HISTORY_TABLE", HISTORY)
     monkeypatch.delenv("LOW_STOCK_THRESHOLD", raising=False)
 
 
@@ -82,32 +101,86 @@ def _clear_caches() -> None:
     client.cache_clear()
 
 
+@dataclass
+class Stock:
+    """Moto's tables, written as the loader and the stream's writers would: an item with its
+    `level`, and its store's summary item recounted from what was put."""
+
+    dynamodb: Any
+    rows: dict[tuple[str, str], tuple[int, int | None]] = field(default_factory=dict)
+
+    def __call__(
+        self, store: str, item: str, count: int, threshold: int | None = None, **extra: str
+    ) -> None:
+        own = threshold if threshold is not None else THRESHOLD
+        raw: dict[str, Any] = {
+            "store": {"S": store},
+            "item": {"S": item},
+            "count": {"N": str(count)},
+            "updated_at": {"S": extra.get("updated_at", UPDATED_AT)},
+            "source": {"S": f"s3://uploads/{store.lower()}.csv"},
+        }
+        if threshold is not None:
+            raw["low_stock_threshold"] = {"N": str(threshold)}
+        if stock_status(count, own) != "ok":
+            raw["level"] = {"S": stock_status(count, own)}
+        self.dynamodb.put_item(TableName=TABLE, Item=raw)
+        self.rows[(store, item)] = (count, threshold)
+        self.recount(store, extra.get("updated_at", UPDATED_AT))
+
+    def recount(self, store: str, last_updated: str) -> None:
+        counts = [(n, t) for (s, _), (n, t) in self.rows.items() if s == store]
+        levels = [stock_status(n, THRESHOLD if t is None else t) for n, t in counts]
+        self.dynamodb.put_item(
+            TableName=SUMMARY,
+            Item={
+                "store": {"S": store},
+                "items": {"N": str(len(counts))},
+                "out_of_stock": {"N": str(levels.count("out"))},
+                "low": {"N": str(levels.count("low"))},
+                "units": {"N": str(sum(n for n, _ in counts))},
+                "last_updated": {"S": last_updated},
+            },
+        )
+
+    def change(self, store: str, item: str, at: str, count: int, previous: int | None) -> None:
+        raw = {
+            "store_item": {"S": f"{store}{NAME_SEPARATOR}{item}"},
+            "at": {"S": at},
+            "count": {"N": str(count)},
+            "source": {"S": f"s3://uploads/{at[:10]}.csv"},
+            "expires_at": {"N": "1900000000"},
+        }
+        if previous is not None:
+            raw["previous"] = {"N": str(previous)}
+        self.dynamodb.put_item(TableName=HISTORY, Item=raw)
+
+    def forecast(self, store: str, item: str, days: float | None) -> None:
+        raw = {
+            "store_item": {"S": f"{store}{NAME_SEPARATOR}{item}"},
+            "at": {"S": "~latest"},
+            "forecast_at": {"S": UPDATED_AT},
+        }
+        if days is not None:
+            raw["runs_out_in_days"] = {"N": str(days)}
+        self.dynamodb.put_item(TableName=HISTORY, Item=raw)
+
+
 @pytest.fixture
-def table(aws_env: None) -> Iterator[Any]:
-    """Moto's inventory table, and a function to put rows in it."""
+def table(aws_env: None) -> Iterator[Stock]:
+    """Moto's inventory, summary and history tables, and a Stock to fill them."""
     _clear_caches()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        create_inventory_table(dynamodb, TABLE)
-
-        def put(store: str, item: str, count: int, updated_at: str = UPDATED_AT) -> None:
-            dynamodb.put_item(
-                TableName=TABLE,
-                Item={
-                    "store": {"S": store},
-                    "item": {"S": item},
-                    "count": {"N": str(count)},
-                    "updated_at": {"S": updated_at},
-                    "source": {"S": f"s3://uploads/{store.lower()}.csv"},
-                },
-            )
-
-        yield put
+        create_inventory_table(dynamodb, TABLE, level_index=True)
+        create_summary_table(dynamodb, SUMMARY)
+        create_history_table(dynamodb, HISTORY)
+        yield Stock(dynamodb)
     _clear_caches()
 
 
 @pytest.fixture
-def sample(table: Any) -> None:
+def sample(table: Stock) -> None:
     """The lab's sample stores: Berlin and Calgary."""
     for store, item, count in [
         ("Berlin", "Echo Dot", 12),
@@ -125,10 +198,26 @@ def keys(body: dict[str, Any]) -> list[tuple[str, str]]:
     return sorted((item["store"], item["item"]) for item in body["items"])
 
 
+def every_page(query: dict[str, str]) -> tuple[list[tuple[str, str]], int]:
+    """Follow `next` from the first page to the last: the keys in order, and the pages."""
+    query = dict(query)
+    seen: list[tuple[str, str]] = []
+    pages = 0
+    while True:
+        status, body = call(http_event("GET /items", query))
+        assert status == 200, body
+        assert len(body["items"]) <= int(query.get("limit", 100))
+        seen += [(item["store"], item["item"]) for item in body["items"]]
+        pages += 1
+        if body["next"] is None:
+            return seen, pages
+        query["next"] = body["next"]
+
+
 # ---------------------------------------------------------------- GET /items
 
 
-def test_items_lists_every_row_with_its_status(sample):
+def test_items_lists_every_row_with_its_status_and_the_total(sample):
     # given the sample rows
     # when
     status, body = call(http_event("GET /items"))
@@ -137,6 +226,7 @@ def test_items_lists_every_row_with_its_status(sample):
     assert status == 200
     assert len(body["items"]) == 7
     assert body["next"] is None
+    assert body["total"] == 7
     assert body["low_stock_threshold"] == 5
     by_key = {(item["store"], item["item"]): item for item in body["items"]}
     assert by_key[("Berlin", "Echo Plus")] == {
@@ -144,14 +234,17 @@ def test_items_lists_every_row_with_its_status(sample):
         "item": "Echo Plus",
         "count": 0,
         "status": "out",
+        "low_stock_threshold": 5,
+        "own_threshold": False,
         "updated_at": UPDATED_AT,
         "source": "s3://uploads/berlin.csv",
+        "runs_out_in_days": None,
     }
     assert by_key[("Calgary", "Fire TV Stick")]["status"] == "low"
     assert by_key[("Calgary", "Echo Dot")]["status"] == "ok"
 
 
-def test_items_filters_by_store(sample):
+def test_items_of_one_store_and_its_total(sample):
     # given / when
     status, body = call(http_event("GET /items", {"store": "Calgary"}))
 
@@ -159,78 +252,164 @@ def test_items_filters_by_store(sample):
     assert status == 200
     assert {item["store"] for item in body["items"]} == {"Calgary"}
     assert len(body["items"]) == 4
+    assert body["total"] == 4
 
 
 @pytest.mark.parametrize(
-    ("wanted", "expected"),
+    ("query", "expected"),
     [
-        ("out", [("Berlin", "Echo Plus"), ("Calgary", "Amazon Tap")]),
-        ("low", [("Calgary", "Echo Show"), ("Calgary", "Fire TV Stick")]),
-        ("ok", [("Berlin", "Amazon Tap"), ("Berlin", "Echo Dot"), ("Calgary", "Echo Dot")]),
+        ({"status": "out"}, [("Berlin", "Echo Plus"), ("Calgary", "Amazon Tap")]),
+        ({"status": "low"}, [("Calgary", "Echo Show"), ("Calgary", "Fire TV Stick")]),
+        (
+            {"status": "ok"},
+            [("Berlin", "Amazon Tap"), ("Berlin", "Echo Dot"), ("Calgary", "Echo Dot")],
+        ),
+        ({"status": "out", "store": "Calgary"}, [("Calgary", "Amazon Tap")]),
+        ({"status": "ok", "store": "Calgary"}, [("Calgary", "Echo Dot")]),
     ],
 )
-def test_items_filters_by_status(sample, wanted, expected):
+def test_items_filtered_by_status_and_their_total(sample, query, expected):
     # given / when
-    status, body = call(http_event("GET /items", {"status": wanted}))
+    status, body = call(http_event("GET /items", query))
 
     # then
     assert status == 200
     assert keys(body) == expected
+    assert body["total"] == len(expected)
 
 
-def test_items_searches_item_names_and_combines_filters(sample):
+def test_the_status_filters_read_the_index_not_the_table(table):
+    # given an out-of-stock item the index holds, and a row written without `level` (which
+    # the index therefore does not hold: the filter reads the index, not the table's counts)
+    table("Berlin", "Echo Plus", 0)
+    table.dynamodb.put_item(
+        TableName=TABLE,
+        Item={"store": {"S": "Berlin"}, "item": {"S": "Ghost"}, "count": {"N": "0"}},
+    )
+
+    # when
+    _, body = call(http_event("GET /items", {"status": "out"}))
+
+    # then
+    assert keys(body) == [("Berlin", "Echo Plus")]
+
+
+def test_an_items_own_threshold_decides_its_status(table):
+    # given an item at 8 with its own threshold of 10, and one at 4 with its own of 2
+    table("Berlin", "Echo Dot", 8, threshold=10)
+    table("Berlin", "Echo Show", 4, threshold=2)
+
+    # when
+    _, low = call(http_event("GET /items", {"status": "low"}))
+    _, every = call(http_event("GET /items"))
+
+    # then
+    assert keys(low) == [("Berlin", "Echo Dot")]
+    by_item = {item["item"]: item for item in every["items"]}
+    assert by_item["Echo Dot"]["low_stock_threshold"] == 10
+    assert by_item["Echo Dot"]["own_threshold"] is True
+    assert by_item["Echo Show"]["status"] == "ok"
+
+
+def test_search_is_a_prefix_of_the_item_within_a_store(sample):
     # given / when
-    status, body = call(http_event("GET /items", {"store": "Calgary", "q": "ECHO"}))
+    _, body = call(http_event("GET /items", {"store": "Calgary", "search": "Echo"}))
 
-    # then
-    assert status == 200
+    # then: a prefix, case as written; no total (unknown without reading)
     assert keys(body) == [("Calgary", "Echo Dot"), ("Calgary", "Echo Show")]
+    assert body["total"] is None
+    _, lower = call(http_event("GET /items", {"store": "Calgary", "search": "echo"}))
+    assert keys(lower) == []
+    _, inside = call(http_event("GET /items", {"store": "Calgary", "search": "Dot"}))
+    assert keys(inside) == []
 
 
-def test_the_threshold_comes_from_the_function_settings(sample, monkeypatch):
-    # given a stack with a threshold of 8
-    monkeypatch.setenv("LOW_STOCK_THRESHOLD", "8")
-
-    # when
-    _, body = call(http_event("GET /items", {"status": "low"}))
-
-    # then: Calgary's Echo Dot (8) is low now
-    assert body["low_stock_threshold"] == 8
-    assert ("Calgary", "Echo Dot") in keys(body)
-
-
-@pytest.mark.parametrize("store", [None, "Big"])
-def test_following_next_pages_through_every_item_once(table, store):
-    # given 23 items of one store and 5 of another
-    for n in range(23):
-        table("Big", f"item-{n:02}", n)
-    for n in range(5):
-        table("Small", f"item-{n}", n)
-    query = {"limit": "4"} | ({"store": store} if store else {})
-
-    # when
-    seen: list[tuple[str, str]] = []
-    pages = 0
-    while True:
-        status, body = call(http_event("GET /items", query))
-        assert status == 200
-        assert len(body["items"]) <= 4
-        seen += [(item["store"], item["item"]) for item in body["items"]]
-        pages += 1
-        if body["next"] is None:
-            break
-        query["next"] = body["next"]
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"search": "Echo"}, 4),
+        ({"search": "Echo", "status": "out"}, 1),
+        ({"search": "Echo", "status": "ok"}, 2),
+    ],
+)
+def test_search_without_a_store_narrows_every_store(sample, query, expected):
+    # given / when
+    seen, _ = every_page(query)
 
     # then
-    expected = 23 if store else 28
     assert len(seen) == expected
-    assert len(set(seen)) == expected
-    assert pages in (expected // 4 + 1, (expected + 3) // 4)
+    assert all(item.startswith("Echo") for _, item in seen)
+
+
+def test_a_rare_search_answers_a_short_page_and_a_cursor_not_the_whole_table(table):
+    # given 40 items of which only the last matches
+    for n in range(39):
+        table("Big", f"item-{n:02}", 10)
+    table("Big", "zebra", 10)
+
+    # when the first page of 5 is asked for
+    _, first = call(http_event("GET /items", {"search": "zebra", "limit": "5"}))
+
+    # then it read at most MAX_READS reads of 5 items: no match yet, and a cursor on
+    assert first["items"] == []
+    assert first["next"] is not None
+    # and following the cursors finds it once
+    seen, pages = every_page({"search": "zebra", "limit": "5"})
+    assert seen == [("Big", "zebra")]
+    assert pages >= 40 // (5 * MAX_READS)
 
 
 @pytest.mark.parametrize(
     "query",
-    ["status=sold", "limit=5000", "next=garbage", "sort=count", "store=A&store=B"],
+    [{}, {"store": "Big"}, {"status": "low"}, {"status": "low", "store": "Big"}, {"status": "ok"}],
+)
+def test_following_next_pages_through_every_item_once_in_order(table, query):
+    # given 23 items of one store and 5 of another, half of them low
+    for n in range(23):
+        table("Big", f"item-{n:02}", 3 if n % 2 else 50)
+    for n in range(5):
+        table("Small", f"item-{n}", 3 if n % 2 else 50)
+    _, everything = call(http_event("GET /items", {**query, "limit": "500"}))
+    expected = [(item["store"], item["item"]) for item in everything["items"]]
+
+    # when
+    seen, pages = every_page({**query, "limit": "4"})
+
+    # then
+    assert len(expected) == everything["total"] > 4
+    assert seen == expected
+    assert pages in (len(expected) // 4 + 1, (len(expected) + 3) // 4)
+
+
+def test_rows_carry_their_forecast(sample, table):
+    # given Berlin's Echo Dot running out in 3.5 days, Calgary's Echo Dot not decreasing
+    table.forecast("Berlin", "Echo Dot", 3.5)
+    table.forecast("Calgary", "Echo Dot", None)
+
+    # when
+    _, body = call(http_event("GET /items"))
+
+    # then
+    forecasts = {(item["store"], item["item"]): item["runs_out_in_days"] for item in body["items"]}
+    assert forecasts[("Berlin", "Echo Dot")] == 3.5
+    assert forecasts[("Calgary", "Echo Dot")] is None
+    assert forecasts[("Berlin", "Echo Plus")] is None
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status=sold",
+        "limit=501",
+        "next=garbage",
+        "sort=count",
+        "q=echo",
+        "store=A&store=B",
+        # a cursor of the table given to a status listing, and one of another store
+        "status=low&next=" + encode_cursor({"store": {"S": "A"}, "item": {"S": "x"}}),
+        "store=B&next=" + encode_cursor({"store": {"S": "A"}, "item": {"S": "x"}}),
+        "next=" + encode_cursor({"store": {"S": "A"}, "item": {"N": "1"}}),
+    ],
 )
 def test_a_bad_query_is_a_400_that_says_why(sample, query):
     # given / when
@@ -255,7 +434,7 @@ def test_a_name_with_markup_comes_back_as_the_same_text(table):
 # ---------------------------------------------------------------- GET /summary
 
 
-def test_summary_counts_per_store_and_in_total(sample):
+def test_summary_sums_the_summary_tables_stores(sample):
     # given / when
     status, body = call(http_event("GET /summary"))
 
@@ -274,6 +453,20 @@ def test_summary_counts_per_store_and_in_total(sample):
     assert body["stores"][1]["low_stock"] == 2
 
 
+def test_summary_reads_only_the_summary_table(sample, table):
+    # given the inventory table gone, and a bookkeeping item of the summary's writer
+    table.dynamodb.delete_table(TableName=TABLE)
+    table.dynamodb.put_item(TableName=SUMMARY, Item={"store": {"S": "~applied#1"}})
+
+    # when
+    status, body = call(http_event("GET /summary"))
+
+    # then
+    assert status == 200
+    assert body["totals"]["items"] == 7
+    assert [store["store"] for store in body["stores"]] == ["Berlin", "Calgary"]
+
+
 def test_summary_of_an_empty_table(table):
     # given / when
     status, body = call(http_event("GET /summary"))
@@ -282,6 +475,90 @@ def test_summary_of_an_empty_table(table):
     assert status == 200
     assert body["totals"]["items"] == 0
     assert body["stores"] == []
+
+
+# ---------------------------------------------------------------- GET .../history
+
+HISTORY_ROUTE = "GET /items/{store}/{item}/history"
+
+
+def history_event(store: str, item: str, query: dict[str, str] | None = None) -> dict[str, Any]:
+    return http_event(HISTORY_ROUTE, query or {}, path={"store": store, "item": item})
+
+
+def test_history_is_newest_first_without_the_forecast_item(table):
+    # given Berlin's Echo Dot changed three times, and its forecast
+    table("Berlin", "Echo Dot", 4, threshold=6)
+    table.change("Berlin", "Echo Dot", "2026-01-01T08:00:00.000Z#100", 20, None)
+    table.change("Berlin", "Echo Dot", "2026-01-02T08:00:00.000Z#200", 12, 20)
+    table.change("Berlin", "Echo Dot", "2026-01-03T08:00:00.000Z#300", 4, 12)
+    table.change("Berlin", "Echo Show", "2026-01-03T08:00:00.000Z#301", 9, 1)
+    table.forecast("Berlin", "Echo Dot", 0.5)
+
+    # when
+    status, body = call(history_event("Berlin", "Echo Dot"))
+
+    # then
+    assert status == 200
+    assert [change["count"] for change in body["history"]] == [4, 12, 20]
+    assert body["history"][0] == {
+        "at": "2026-01-03T08:00:00.000Z",
+        "count": 4,
+        "previous": 12,
+        "source": "s3://uploads/2026-01-03.csv",
+    }
+    assert body["history"][-1]["previous"] is None
+    assert body["runs_out_in_days"] == 0.5
+    assert body["forecast_at"] == UPDATED_AT
+    assert body["current"]["count"] == 4
+    assert body["current"]["low_stock_threshold"] == 6
+    assert body["current"]["status"] == "low"
+    assert body["next"] is None
+
+
+def test_history_pages_with_a_cursor(table):
+    # given 7 changes
+    for day in range(1, 8):
+        table.change("Berlin", "Echo Dot", f"2026-01-0{day}T08:00:00.000Z#{day}", day, None)
+
+    # when the pages of 3 are followed
+    counts: list[int] = []
+    query: dict[str, str] = {"limit": "3"}
+    while True:
+        status, body = call(history_event("Berlin", "Echo Dot", query))
+        assert status == 200
+        counts += [change["count"] for change in body["history"]]
+        if body["next"] is None:
+            break
+        query["next"] = body["next"]
+
+    # then every change came once, newest first
+    assert counts == [7, 6, 5, 4, 3, 2, 1]
+
+
+def test_the_history_of_an_unknown_item_is_empty(table):
+    # given / when
+    status, body = call(history_event("Nowhere", "Nothing"))
+
+    # then
+    assert status == 200
+    assert body["history"] == []
+    assert body["current"] is None
+    assert body["runs_out_in_days"] is None
+
+
+def test_a_history_cursor_of_another_item_is_a_400(table):
+    # given
+    cursor = encode_cursor(
+        {"store_item": {"S": f"Berlin{NAME_SEPARATOR}Other"}, "at": {"S": "2026-01-01"}}
+    )
+
+    # when
+    status, body = call(history_event("Berlin", "Echo Dot", {"next": cursor}))
+
+    # then
+    assert status == 400
+    assert "another item" in body["message"]
 
 
 # ---------------------------------------------------------------- refused
@@ -326,53 +603,6 @@ def test_an_unknown_route_is_a_404(sample):
 
     # then
     assert status == 404
-
-
-# ---------------------------------------------------------------- the reader adapter
-
-
-def test_the_reader_queries_one_store_and_scans_for_all(aws_env):
-    # given a stubbed DynamoDB client
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    reader = StockReader(dynamodb, TABLE)
-    row = {
-        "store": {"S": "Berlin"},
-        "item": {"S": "Echo Dot"},
-        "count": {"N": "12"},
-        "updated_at": {"S": UPDATED_AT},
-        "source": {"S": "s3://uploads/berlin.csv"},
-    }
-    last = {"store": {"S": "Berlin"}, "item": {"S": "Echo Dot"}}
-
-    with Stubber(dynamodb) as stubber:
-        stubber.add_response(
-            "query",
-            {"Items": [row], "LastEvaluatedKey": last},
-            {
-                "TableName": TABLE,
-                "Limit": 1,
-                "KeyConditionExpression": "#store = :store",
-                "ExpressionAttributeNames": {"#store": "store"},
-                "ExpressionAttributeValues": {":store": {"S": "Berlin"}},
-            },
-        )
-        stubber.add_response(
-            "scan",
-            {"Items": []},
-            {"TableName": TABLE, "Limit": 10, "ExclusiveStartKey": last},
-        )
-
-        # when
-        one_store = reader.read_page("Berlin", None, 1)
-        everything = reader.read_page(None, ("Berlin", "Echo Dot"), 10)
-
-        # then
-        stubber.assert_no_pending_responses()
-    assert one_store == (
-        [StockItem("Berlin", "Echo Dot", 12, UPDATED_AT, "s3://uploads/berlin.csv")],
-        ("Berlin", "Echo Dot"),
-    )
-    assert everything == ([], None)
 
 
 def test_a_failure_inside_is_a_500_that_tells_the_caller_nothing(aws_env):

@@ -537,7 +537,13 @@ def test_track_stock_writes_only_the_summary_and_history_and_reads_only_the_stre
 
 def test_readers_of_the_figures_may_only_read_them():
     policy = {"Version": "2012-10-17", "Statement": stock_tracking_read_statements(STACK)}
-    assert actions(policy) == {"dynamodb:Scan", "dynamodb:GetItem", "dynamodb:Query"}
+    assert actions(policy) == {
+        "dynamodb:Scan",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:BatchGetItem",
+    }
+    assert grants(policy, "dynamodb:BatchGetItem") == [STACK.history_table_arn]
     assert grants(policy, "dynamodb:Query") == [
         STACK.history_table_arn,
         f"{STACK.table_arn}/index/by_level",

@@ -1,50 +1,191 @@
-"""Reading stock rows from the DynamoDB table for the dashboard: one store by Query, every
-store by Scan."""
+"""Reading the dashboard's data from DynamoDB: a page of items (a store's partition by Query,
+the sparse index `by_level` for a status, a Scan page otherwise), the summary table, and an
+item's history. Every call reads a bounded number of items, whatever the table's size."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-from inventory.dashboard import Key, StockItem
+from inventory.dashboard import (
+    LATEST,
+    LEVEL_INDEX,
+    Change,
+    History,
+    HistoryQuery,
+    ItemPage,
+    ItemQuery,
+    RawKey,
+    StockItem,
+    StoreSummary,
+    history_key,
+)
 
-_STORE = {"#store": "store"}
+# Reads (each of at most `limit` items) one request may make to fill a page whose filter
+# (a search, status=ok) the key cannot express: a short page and a cursor beyond that.
+MAX_READS = 4
+BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
+BATCH_GET_ATTEMPTS = 3
 
 
 class StockReader:
-    """The inventory table of one stack, read-only."""
+    """One stack's inventory, summary and history tables, read-only."""
 
-    def __init__(self, dynamodb: Any, table_name: str) -> None:
+    def __init__(
+        self, dynamodb: Any, table: str, summary_table: str, history_table: str | None = None
+    ) -> None:
         self._dynamodb = dynamodb
-        self._table_name = table_name
+        self._table = table
+        self._summary_table = summary_table
+        self._history_table = history_table
 
-    def read_page(
-        self, store: str | None, after: Key | None, limit: int
-    ) -> tuple[list[StockItem], Key | None]:
-        """Up to `limit` rows after `after`, of `store` or of every store; and the key to
-        continue after, None at the end of the table (a `dashboard.ReadPage`)."""
-        request: dict[str, Any] = {"TableName": self._table_name, "Limit": limit}
-        if after is not None:
-            request["ExclusiveStartKey"] = {"store": {"S": after[0]}, "item": {"S": after[1]}}
-        if store is None:
-            response = self._dynamodb.scan(**request)
-        else:
-            response = self._dynamodb.query(
-                KeyConditionExpression="#store = :store",
-                ExpressionAttributeNames=_STORE,
-                ExpressionAttributeValues={":store": {"S": store}},
-                **request,
-            )
-        items = [stock_item(raw) for raw in response.get("Items", [])]
-        last = response.get("LastEvaluatedKey")
-        return items, (last["store"]["S"], last["item"]["S"]) if last else None
+    # ------------------------------------------------------------ items
 
-    def every_item(self) -> Iterator[StockItem]:
-        """Every row of the table, page by page."""
+    def items_page(self, query: ItemQuery) -> ItemPage:
+        """Up to `query.limit` items of the listing after `query.after`, in key order, and
+        the key to continue after (None at the end)."""
+        request, call = items_request(self._table, query)
+        found: list[StockItem] = []
+        after = query.after
+        for _ in range(MAX_READS):
+            if after is not None:
+                request["ExclusiveStartKey"] = after
+            response = call(self._dynamodb, request)
+            raw_items = response.get("Items", [])
+            after = response.get("LastEvaluatedKey")
+            room = query.limit - len(found)
+            if len(raw_items) > room:  # a filtered read can match more than the page holds
+                found += [stock_item(raw) for raw in raw_items[:room]]
+                after = listing_key(raw_items[room - 1], query)
+            else:
+                found += [stock_item(raw) for raw in raw_items]
+            if after is None or len(found) == query.limit:
+                break
+        return ItemPage(found, after, self.forecasts(found))
+
+    def forecasts(self, items: list[StockItem]) -> dict[tuple[str, str], float | None]:
+        """Each item's `runs_out_in_days` from its history's `~latest` item: BatchGetItem,
+        100 keys a call. An item without one (no history yet) is absent."""
+        if self._history_table is None or not items:
+            return {}
+        found: dict[tuple[str, str], float | None] = {}
+        names = {history_key(item.store, item.item): (item.store, item.item) for item in items}
+        keys = [{"store_item": {"S": key}, "at": {"S": LATEST}} for key in names]
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            pending: dict[str, Any] = {
+                self._history_table: {
+                    "Keys": keys[start : start + BATCH_GET_KEYS],
+                    "ProjectionExpression": "store_item, runs_out_in_days",
+                }
+            }
+            for _ in range(BATCH_GET_ATTEMPTS):
+                response = self._dynamodb.batch_get_item(RequestItems=pending)
+                for raw in response.get("Responses", {}).get(self._history_table, []):
+                    found[names[raw["store_item"]["S"]]] = _number(raw, "runs_out_in_days")
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+        return found
+
+    # ------------------------------------------------------------ summary
+
+    def summary(self) -> list[StoreSummary]:
+        """Every store's item of the summary table (about one per store: a Scan of a few
+        small items). Items without an `items` figure are someone's bookkeeping: skipped."""
         paginator = self._dynamodb.get_paginator("scan")
-        for page in paginator.paginate(TableName=self._table_name):
+        stores = []
+        for page in paginator.paginate(TableName=self._summary_table):
             for raw in page.get("Items", []):
-                yield stock_item(raw)
+                if "items" in raw:
+                    stores.append(store_summary(raw))
+        return stores
+
+    # ------------------------------------------------------------ one item
+
+    def item(self, store: str, item: str) -> StockItem | None:
+        response = self._dynamodb.get_item(
+            TableName=self._table, Key={"store": {"S": store}, "item": {"S": item}}
+        )
+        return stock_item(response["Item"]) if "Item" in response else None
+
+    def history(self, query: HistoryQuery) -> History:
+        """A page of the item's changes, newest first, without its `~latest` item; and the
+        forecast that item holds."""
+        if self._history_table is None:
+            raise RuntimeError("this reader was given no history table")
+        request: dict[str, Any] = {
+            "TableName": self._history_table,
+            "KeyConditionExpression": "#key = :key AND #at < :latest",
+            "ExpressionAttributeNames": {"#key": "store_item", "#at": "at"},
+            "ExpressionAttributeValues": {":key": {"S": query.key}, ":latest": {"S": LATEST}},
+            "ScanIndexForward": False,
+            "Limit": query.limit,
+        }
+        if query.after is not None:
+            request["ExclusiveStartKey"] = query.after
+        response = self._dynamodb.query(**request)
+        changes = [
+            Change(
+                at=raw["at"]["S"],
+                count=int(raw["count"]["N"]),
+                previous=_integer(raw, "previous"),
+                source=raw.get("source", {}).get("S", ""),
+            )
+            for raw in response.get("Items", [])
+        ]
+        latest = self._dynamodb.get_item(
+            TableName=self._history_table,
+            Key={"store_item": {"S": query.key}, "at": {"S": LATEST}},
+        ).get("Item", {})
+        return History(
+            changes=changes,
+            next=response.get("LastEvaluatedKey"),
+            runs_out_in_days=_number(latest, "runs_out_in_days"),
+            forecast_at=latest.get("forecast_at", {}).get("S"),
+        )
+
+
+def items_request(table: str, query: ItemQuery) -> tuple[dict[str, Any], Any]:
+    """The DynamoDB request (without its start key) for a listing, and the client method."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    key: list[str] = []
+    filters: list[str] = []
+    request: dict[str, Any] = {"TableName": table, "Limit": query.limit}
+    if query.uses_level_index:
+        request["IndexName"] = LEVEL_INDEX
+        names["#level"] = "level"
+        values[":level"] = {"S": query.status}
+        key.append("#level = :level")
+    if query.store is not None:
+        names["#store"] = "store"
+        values[":store"] = {"S": query.store}
+        key.append("#store = :store")
+    if query.search is not None:
+        names["#item"] = "item"
+        values[":search"] = {"S": query.search}
+        # On the table's own key within a store; a filter on the index or on a Scan page.
+        (key if query.store is not None and not query.uses_level_index else filters).append(
+            "begins_with(#item, :search)"
+        )
+    if query.status == "ok":
+        names["#level"] = "level"
+        filters.append("attribute_not_exists(#level)")
+    if names:
+        request["ExpressionAttributeNames"] = names
+    if values:
+        request["ExpressionAttributeValues"] = values
+    if filters:
+        request["FilterExpression"] = " AND ".join(filters)
+    if key:
+        request["KeyConditionExpression"] = " AND ".join(key)
+        return request, lambda dynamodb, r: dynamodb.query(**r)
+    return request, lambda dynamodb, r: dynamodb.scan(**r)
+
+
+def listing_key(raw: dict[str, Any], query: ItemQuery) -> RawKey:
+    """The key DynamoDB would give as LastEvaluatedKey after `raw` in this listing."""
+    names = ("level", "store", "item") if query.uses_level_index else ("store", "item")
+    return {name: {"S": raw[name]["S"]} for name in names}
 
 
 def stock_item(raw: dict[str, Any]) -> StockItem:
@@ -55,4 +196,24 @@ def stock_item(raw: dict[str, Any]) -> StockItem:
         count=int(raw["count"]["N"]),
         updated_at=raw.get("updated_at", {}).get("S", ""),
         source=raw.get("source", {}).get("S", ""),
+        threshold=_integer(raw, "low_stock_threshold"),
     )
+
+
+def store_summary(raw: dict[str, Any]) -> StoreSummary:
+    return StoreSummary(
+        store=raw["store"]["S"],
+        items=_integer(raw, "items") or 0,
+        out_of_stock=_integer(raw, "out_of_stock") or 0,
+        low=_integer(raw, "low") or 0,
+        units=_integer(raw, "units") or 0,
+        last_updated=raw.get("last_updated", {}).get("S"),
+    )
+
+
+def _integer(raw: dict[str, Any], name: str) -> int | None:
+    return int(raw[name]["N"]) if name in raw else None
+
+
+def _number(raw: dict[str, Any], name: str) -> float | None:
+    return float(raw[name]["N"]) if name in raw else None
