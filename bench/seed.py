@@ -71,11 +71,19 @@ def write(dynamodb: Any, table: str, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def seed_store(
-    dynamodb: Any, tables: Tables, store: str, counts: Sequence[int], threshold: int
+    dynamodb: Any,
+    tables: Tables,
+    store: str,
+    counts: Sequence[int],
+    threshold: int,
+    *,
+    with_summary: bool = True,
 ) -> None:
-    """A store with one item per count (item-000000, ...), and its summary item."""
+    """A store with one item per count (item-000000, ...), and its summary item unless the
+    stack's track_stock keeps the summary from the stream (`with_summary=False`)."""
     write(dynamodb, tables.inventory, list(item_rows(store, counts, threshold)))
-    dynamodb.put_item(TableName=tables.summary, Item=summary_row(store, counts, threshold))
+    if with_summary:
+        dynamodb.put_item(TableName=tables.summary, Item=summary_row(store, counts, threshold))
 
 
 def seed_history(
@@ -86,7 +94,8 @@ def seed_history(
     changes: Sequence[tuple[str, int, str]],
     runs_out_in_days: float | None,
 ) -> None:
-    """An item's changes ((ISO time, count, source), oldest first) and its `~latest` item."""
+    """An item's changes ((ISO time, count, source), oldest first) and its `~latest` item, in
+    place of any history it had."""
     key = f"{store}{SEPARATOR}{item}"
     rows: list[dict[str, Any]] = []
     previous: int | None = None
@@ -109,4 +118,20 @@ def seed_history(
     }
     if runs_out_in_days is not None:
         latest["runs_out_in_days"] = {"N": str(runs_out_in_days)}
+    _forget_history(dynamodb, tables.history, key)
     write(dynamodb, tables.history, [*rows, latest])
+
+
+def _forget_history(dynamodb: Any, table: str, key: str) -> None:
+    """Delete what the history holds for `key` (what a stack's track_stock wrote when the
+    item was seeded), so the seeded changes are the item's whole history."""
+    pages = dynamodb.get_paginator("query").paginate(
+        TableName=table,
+        KeyConditionExpression="store_item = :key",
+        ExpressionAttributeValues={":key": {"S": key}},
+        ProjectionExpression="store_item, #at",
+        ExpressionAttributeNames={"#at": "at"},
+    )
+    for page in pages:
+        for item in page["Items"]:
+            dynamodb.delete_item(TableName=table, Key=item)

@@ -205,31 +205,8 @@ def up(
     )
     connect_stream(aws, stack, stream_arn, settings, changes)
 
-    # track_stock: the same stream, every record -> the summary and the history.
-    ensure_function(
-        aws,
-        _function_spec(
-            stack.track_function,
-            "track_stock",
-            ensure_role(
-                aws,
-                stack.track_role,
-                policies.LAMBDA_TRUST,
-                policies.track_stock_policy(stack),
-                changes,
-            ),
-            settings.check_timeout_seconds,
-            settings.check_memory_mb,
-            {
-                "SUMMARY_TABLE": stack.summary_table,
-                "HISTORY_TABLE": stack.history_table,
-                "HISTORY_RETENTION_DAYS": str(settings.history_retention_days),
-                "POWERTOOLS_METRICS_NAMESPACE": "Inventory",
-            },
-        ),
-        changes,
-    )
-    connect_tracking(aws, stack, stream_arn, settings, changes)
+    if settings.stock_tracking:
+        ensure_tracking(aws, stack, stream_arn, settings, changes)
 
     # The dashboard: Cognito sign-in, an HTTP API over the table, the site in its own bucket.
     dashboard_outputs = dashboard.ensure(aws, stack, settings, RUNTIME, changes)
@@ -360,6 +337,40 @@ def connect_stream(
         ),
         changes,
     )
+
+
+def ensure_tracking(
+    aws: Aws, stack: Stack, stream_arn: str, settings: Settings, changes: Changes
+) -> None:
+    """track_stock on the same stream: every record -> the dashboard's summary and history.
+
+    Settings.stock_tracking says whether the stack has it (nothing but the dashboard reads
+    those figures).
+    """
+    ensure_function(
+        aws,
+        _function_spec(
+            stack.track_function,
+            "track_stock",
+            ensure_role(
+                aws,
+                stack.track_role,
+                policies.LAMBDA_TRUST,
+                policies.track_stock_policy(stack),
+                changes,
+            ),
+            settings.check_timeout_seconds,
+            settings.check_memory_mb,
+            {
+                "SUMMARY_TABLE": stack.summary_table,
+                "HISTORY_TABLE": stack.history_table,
+                "HISTORY_RETENTION_DAYS": str(settings.history_retention_days),
+                "POWERTOOLS_METRICS_NAMESPACE": "Inventory",
+            },
+        ),
+        changes,
+    )
+    connect_tracking(aws, stack, stream_arn, settings, changes)
 
 
 def connect_tracking(

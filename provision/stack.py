@@ -53,6 +53,10 @@ class Settings:
     dashboard: bool = True
     # Stock history: each count change is kept this long (DynamoDB TTL on expires_at).
     history_retention_days: int = 90
+    # track_stock keeps the dashboard's summary and history from the stream. A stack that
+    # needs neither (a test of the load path) may go without: on MiniStack, which polls a
+    # stream's mappings one after the other, its work per record delays check_stock's alerts.
+    stock_tracking: bool = True
     # The alert events email and SMS subscribers get (a FilterPolicy on the `event`
     # attribute); the alerts queue always gets every event.
     alert_events: tuple[str, ...] = ("out_of_stock", "low_stock")

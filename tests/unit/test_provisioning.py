@@ -121,7 +121,7 @@ def test_the_checker_notes_sent_alerts_in_a_table_whose_entries_expire(aws):
 
 def test_the_dashboard_reads_a_level_index_a_summary_and_a_history_that_expires(aws):
     # given / when
-    made = up(aws)
+    up(aws)
 
     # then the shapes of CONTRACTS.md
     stack: Stack = aws.stack
@@ -537,3 +537,16 @@ def test_rebuild_summary_of_a_stack_that_is_not_there_is_one_sentence(aws, capsy
     assert capsys.readouterr().err == (
         "error: stack 'absent' has no table absent-inventory; run `python -m provision up` first\n"
     )
+
+
+def test_a_stack_without_stock_tracking_has_no_track_stock(aws):
+    # given / when
+    up(aws, Settings(dashboard=False, stock_tracking=False))
+
+    # then: the stream feeds check_stock alone
+    mappings = aws.clients.lambda_.list_event_source_mappings()["EventSourceMappings"]
+    assert [
+        m["FunctionArn"].rsplit(":", 1)[1] for m in mappings if "dynamodb" in m["EventSourceArn"]
+    ] == [aws.stack.check_function]
+    functions = {f["FunctionName"] for f in aws.clients.lambda_.list_functions()["Functions"]}
+    assert aws.stack.track_function not in functions
