@@ -11,7 +11,7 @@ newer one, changes nothing, and the aggregates always equal a recount of the tab
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 SEPARATOR = "\x1f"  # between store and item in the history key; names never contain it
@@ -79,22 +79,30 @@ def change_from_record(record: dict[str, Any]) -> Change:
     """The Change a DynamoDB stream record (Lambda's shape) states."""
     body = record["dynamodb"]
     keys = body["Keys"]
+    # An item written by something other than the loader may have no updated_at: its change
+    # is then dated when the stream recorded it (Lambda's record always says when).
+    recorded = body.get("ApproximateCreationDateTime")
+    written_at = (
+        datetime.fromtimestamp(float(recorded), UTC).isoformat(timespec="milliseconds")
+        if recorded is not None
+        else "1970-01-01T00:00:00.000+00:00"
+    )
     return Change(
         store=keys["store"]["S"],
         item=keys["item"]["S"],
         sequence=sequence_key(body["SequenceNumber"]),
-        old=_state(body.get("OldImage")),
-        new=_state(body.get("NewImage")),
+        old=_state(body.get("OldImage"), written_at),
+        new=_state(body.get("NewImage"), written_at),
     )
 
 
-def _state(image: dict[str, Any] | None) -> ItemState | None:
+def _state(image: dict[str, Any] | None, written_at: str) -> ItemState | None:
     if not image:
         return None
     return ItemState(
         count=int(image["count"]["N"]),
         level=image.get("level", {}).get("S"),  # the loader's level; absent is in stock
-        updated_at=image.get("updated_at", {}).get("S", ""),
+        updated_at=image.get("updated_at", {}).get("S") or written_at,
         source=image.get("source", {}).get("S", ""),
     )
 

@@ -188,3 +188,27 @@ def test_the_handler_applies_a_batch_once_however_often_it_comes(
         assert recount(table)["s1"] == {"items": 2, "units": 4, "out_of_stock": 1, "low": 1}
     handler.tracker.cache_clear()
     client.cache_clear()
+
+
+def test_an_item_written_without_updated_at_is_tracked_at_the_time_the_stream_recorded_it() -> None:
+    # given an item someone wrote straight into the table, with no updated_at
+    bare = {"store": {"S": "s1"}, "item": {"S": "a"}, "count": {"N": "3"}}
+    record = {
+        "eventName": "INSERT",
+        "dynamodb": {
+            "Keys": {"store": {"S": "s1"}, "item": {"S": "a"}},
+            "SequenceNumber": "7",
+            "NewImage": bare,
+            "ApproximateCreationDateTime": 1764576000.0,  # 2025-12-01T08:00:00Z
+        },
+    }
+    with mock_aws():
+        dynamodb = create_tables()
+        tracker = Tracker(dynamodb, SUMMARY, HISTORY, retention_days=90, clock=lambda: 1e9)
+        # when
+        tracker.apply(change_from_record(record))
+        # then it counts, and its history point has the stream's time: no record poisons the
+        # stream for every later one
+        assert dict(summary(dynamodb))["s1"]["items"] == 1
+        items = dynamodb.scan(TableName=HISTORY)["Items"]
+    assert any(i["at"]["S"].startswith("2025-12-01T08:00:00.000+00:00#") for i in items)
