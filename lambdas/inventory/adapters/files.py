@@ -114,7 +114,8 @@ class FileStore:
                 break
             except ClientError as error:
                 if error.response["Error"]["Code"] not in _LOST_RACE:
-                    raise  # another version's report landed between the read and the write
+                    raise
+                # Another version's report landed between the read and the write: read again.
         return f"s3://{self._reports_bucket}/{report_key}"
 
     def _current_report(self, report_key: str) -> tuple[str, str] | None:
