@@ -19,7 +19,12 @@ from moto import mock_aws
 from inventory.adapters.clients import client
 from inventory.report import report_key_for
 from load_inventory import handler
-from tests.unit.fakes import FakeContext, create_inventory_table, create_snapshots_table
+from tests.unit.fakes import (
+    FakeContext,
+    create_inventory_table,
+    create_snapshots_table,
+    use_fake_credentials,
+)
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
@@ -81,14 +86,7 @@ def event_of(*records: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+    use_fake_credentials(monkeypatch)
     monkeypatch.setenv("TABLE_NAME", TABLE)
     monkeypatch.setenv("SNAPSHOTS_TABLE", SNAPSHOTS)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", FUNCTION)  # the runtime sets it

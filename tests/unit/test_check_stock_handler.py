@@ -32,6 +32,7 @@ from tests.unit.fakes import (
     FakeContext,
     create_sent_alerts_table,
     metric_flushes,
+    use_fake_credentials,
 )
 
 FUNCTION = "inventory-check_stock"
@@ -105,13 +106,7 @@ def alert(n: int, store: str | None = None) -> Alert:
 
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    for service in ("", "_SNS", "_SQS", "_DYNAMODB"):
-        monkeypatch.delenv(f"AWS_ENDPOINT_URL{service}", raising=False)
+    use_fake_credentials(monkeypatch)
     monkeypatch.setenv("TOPIC_ARN", TOPIC_ARN)
     monkeypatch.setenv("SENT_ALERTS_TABLE", SENT_ALERTS_TABLE)
 

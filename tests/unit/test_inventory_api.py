@@ -25,6 +25,7 @@ from tests.unit.fakes import (
     create_history_table,
     create_inventory_table,
     create_summary_table,
+    use_fake_credentials,
 )
 
 TABLE = "inventory-inventory"
@@ -83,13 +84,7 @@ def call(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+    use_fake_credentials(monkeypatch)
     monkeypatch.setenv("TABLE_NAME", TABLE)
     monkeypatch.setenv("SUMMARY_TABLE", SUMMARY)
     monkeypatch.setenv("HISTORY_TABLE", HISTORY)

@@ -16,6 +16,7 @@ from botocore.stub import Stubber
 from inventory.adapters.redrive import Loader, s3_event
 from inventory.adapters.table import Snapshot
 from inventory.snapshots import snapshot_time
+from tests.unit.fakes import use_fake_credentials
 
 REGION = "us-east-1"
 FUNCTION = "inventory-load_inventory"
@@ -32,10 +33,7 @@ LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)  # a Last-Modified that an event tim
 @pytest.fixture
 def lambda_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Stubber]]:
     """A Lambda client whose every call is answered by the Stubber."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    use_fake_credentials(monkeypatch)
     client = boto3.client("lambda", region_name=REGION)
     with Stubber(client) as stubber:
         yield client, stubber

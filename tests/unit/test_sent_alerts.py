@@ -14,7 +14,12 @@ from moto import mock_aws
 
 from inventory.adapters.sent_alerts import EXPIRY_ATTRIBUTE, KEEP_SECONDS, Notes, SentAlerts
 from inventory.stock import Alert
-from tests.unit.fakes import REGION, SENT_ALERTS_TABLE, create_sent_alerts_table
+from tests.unit.fakes import (
+    REGION,
+    SENT_ALERTS_TABLE,
+    create_sent_alerts_table,
+    use_fake_credentials,
+)
 
 TABLE = SENT_ALERTS_TABLE
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -30,9 +35,7 @@ def deadline() -> float:
 
 @pytest.fixture
 def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    use_fake_credentials(monkeypatch)
     with mock_aws():
         yield create_sent_alerts_table()
 

@@ -33,7 +33,7 @@ from inventory.adapters.table import (
     level_attributes,
 )
 from inventory.validation import StockRow
-from tests.unit.fakes import create_inventory_table, create_snapshots_table
+from tests.unit.fakes import create_inventory_table, create_snapshots_table, use_fake_credentials
 
 TABLE = "inventory-inventory"
 SNAPSHOTS = "inventory-snapshots"
@@ -59,13 +59,7 @@ SNAPSHOT = snapshot()
 
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+    use_fake_credentials(monkeypatch)
 
 
 @pytest.fixture
