@@ -119,33 +119,6 @@ def test_the_checker_notes_sent_alerts_in_a_table_whose_entries_expire(aws):
     assert environment["SENT_ALERTS_TABLE"] == stack.sent_alerts_table
 
 
-def test_the_dashboard_reads_a_level_index_a_summary_and_a_history_that_expires(aws):
-    # given / when
-    up(aws)
-
-    # then the shapes of CONTRACTS.md
-    stack: Stack = aws.stack
-    dynamodb = aws.clients.dynamodb
-    [index] = dynamodb.describe_table(TableName=stack.table)["Table"]["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "by_level"
-    assert index["KeySchema"] == [
-        {"AttributeName": "level", "KeyType": "HASH"},
-        {"AttributeName": "store", "KeyType": "RANGE"},
-    ]
-    assert index["Projection"] == {"ProjectionType": "ALL"}
-    summary = dynamodb.describe_table(TableName=stack.summary_table)["Table"]
-    assert summary["KeySchema"] == [{"AttributeName": "store", "KeyType": "HASH"}]
-    history = dynamodb.describe_table(TableName=stack.history_table)["Table"]
-    assert history["KeySchema"] == [
-        {"AttributeName": "store_item", "KeyType": "HASH"},
-        {"AttributeName": "at", "KeyType": "RANGE"},
-    ]
-    expiry = dynamodb.describe_time_to_live(TableName=stack.history_table)
-    assert expiry["TimeToLiveDescription"]["AttributeName"] == "expires_at"
-    # and a second run adds no second index
-    assert not [change for change in up(aws) if "index" in change]
-
-
 def test_destroy_removes_the_sent_alerts_table(aws, monkeypatch):
     # given a stack without a dashboard (moto's API Gateway needs a package we do not install)
     up(aws)
@@ -399,6 +372,12 @@ def test_the_summary_and_history_tables_and_the_level_index(aws):
         "Environment"
     ]["Variables"]
     assert environment["HISTORY_RETENTION_DAYS"] == "30"
+    # and a second run adds no second index
+    assert not [
+        change
+        for change in up(aws, Settings(dashboard=False, history_retention_days=30))
+        if "index" in change
+    ]
 
 
 def test_an_existing_table_gains_the_level_index(aws):
