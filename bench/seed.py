@@ -11,7 +11,7 @@ from typing import Any
 
 BATCH = 25  # DynamoDB's limit per BatchWriteItem
 WRITERS = 8
-SEPARATOR = "\x1f"  # inventory.dashboard.NAME_SEPARATOR
+SEPARATOR = "\x1f"  # inventory.tracking.SEPARATOR (bench does not import the lambdas)
 UPDATED_AT = "2026-12-01T08:00:00.000Z"
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 from urllib.parse import parse_qs
 
+from inventory.tracking import history_key
+
 Status = Literal["out", "low", "ok"]
 STATUSES: tuple[Status, ...] = get_args(Status)
 LEVELS = ("out", "low")  # the statuses the sparse index `by_level` holds
@@ -32,8 +34,6 @@ _HISTORY_PARAMETERS = ("limit", "next")
 TABLE_KEY = frozenset({"store", "item"})
 INDEX_KEY = frozenset({"level", "store", "item"})
 HISTORY_KEY = frozenset({"store_item", "at"})
-NAME_SEPARATOR = "\x1f"  # between store and item in the history table's key
-LATEST = "~latest"  # the history table's forecast item, after every timestamp
 
 
 class BadRequest(Exception):
@@ -261,11 +261,6 @@ def listing_total(query: ItemQuery, stores: Iterable[StoreSummary]) -> int | Non
 
 
 # ---------------------------------------------------------------- history
-
-
-def history_key(store: str, item: str) -> str:
-    """The history table's HASH key of an item."""
-    return f"{store}{NAME_SEPARATOR}{item}"
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ class Change:
 
     @property
     def store_item(self) -> str:
-        return f"{self.store}{SEPARATOR}{self.item}"
+        return history_key(self.store, self.item)
 
     @property
     def count_changed(self) -> bool:
@@ -73,6 +73,11 @@ def delta(applied: dict[str, int], new: ItemState | None) -> dict[str, int]:
 
 def sequence_key(sequence_number: str) -> str:
     return sequence_number.zfill(SEQUENCE_WIDTH)
+
+
+def history_key(store: str, item: str) -> str:
+    """The history table's HASH key of an item (its writer here, the dashboard its reader)."""
+    return f"{store}{SEPARATOR}{item}"
 
 
 def change_from_record(record: dict[str, Any]) -> Change:

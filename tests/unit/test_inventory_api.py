@@ -17,7 +17,8 @@ from moto import mock_aws
 
 from inventory.adapters.clients import client
 from inventory.adapters.reader import MAX_READS
-from inventory.dashboard import NAME_SEPARATOR, encode_cursor, stock_status
+from inventory.dashboard import encode_cursor, stock_status
+from inventory.tracking import SEPARATOR
 from inventory_api import handler
 from tests.unit.fakes import (
     REGION,
@@ -140,7 +141,7 @@ class Stock:
 
     def change(self, store: str, item: str, at: str, count: int, previous: int | None) -> None:
         raw = {
-            "store_item": {"S": f"{store}{NAME_SEPARATOR}{item}"},
+            "store_item": {"S": f"{store}{SEPARATOR}{item}"},
             "at": {"S": at},
             "count": {"N": str(count)},
             "source": {"S": f"s3://uploads/{at[:10]}.csv"},
@@ -152,7 +153,7 @@ class Stock:
 
     def forecast(self, store: str, item: str, days: float | None) -> None:
         raw = {
-            "store_item": {"S": f"{store}{NAME_SEPARATOR}{item}"},
+            "store_item": {"S": f"{store}{SEPARATOR}{item}"},
             "at": {"S": "~latest"},
             "forecast_at": {"S": UPDATED_AT},
         }
@@ -545,7 +546,7 @@ def test_the_history_of_an_unknown_item_is_empty(table):
 def test_a_history_cursor_of_another_item_is_a_400(table):
     # given
     cursor = encode_cursor(
-        {"store_item": {"S": f"Berlin{NAME_SEPARATOR}Other"}, "at": {"S": "2026-01-01"}}
+        {"store_item": {"S": f"Berlin{SEPARATOR}Other"}, "at": {"S": "2026-01-01"}}
     )
 
     # when

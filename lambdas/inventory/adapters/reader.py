@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from inventory.dashboard import (
-    LATEST,
     LEVEL_INDEX,
     Change,
     History,
@@ -17,8 +16,8 @@ from inventory.dashboard import (
     RawKey,
     StockItem,
     StoreSummary,
-    history_key,
 )
+from inventory.tracking import LATEST, history_key
 
 # Reads (each of at most `limit` items) one request may make to fill a page whose filter
 # (a search, status=ok) the key cannot express: a short page and a cursor beyond that.
