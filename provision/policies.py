@@ -174,7 +174,7 @@ def _read_stream(stack: Stack) -> list[dict[str, Any]]:
 
 
 def track_stock_policy(stack: Stack) -> dict[str, Any]:
-    """Read the table's stream, keep the summary and the history (one transaction a record),
+    """Read the table's stream, keep the summary and the history (a transaction a store),
     hand exhausted batches to its queue."""
     return {
         "Version": "2012-10-17",
@@ -183,8 +183,14 @@ def track_stock_policy(stack: Stack) -> dict[str, Any]:
             *_read_stream(stack),
             {
                 "Effect": "Allow",
-                # TransactWriteItems is authorised as the writes it holds.
-                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                # TransactWriteItems is authorised as the writes it holds; BatchGetItem reads
+                # a store's `~latest` items and BatchWriteItem puts their history points.
+                "Action": [
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:BatchWriteItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                ],
                 "Resource": stack.history_table_arn,
             },
             {

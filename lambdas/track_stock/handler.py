@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Any
 
@@ -12,10 +13,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from inventory import settings
 from inventory.adapters.clients import client
 from inventory.adapters.tracker import Tracker
-from inventory.tracking import change_from_record
+from inventory.tracking import Change, change_from_record
 
 logger = Logger(service="inventory")
 metrics = Metrics(namespace="Inventory", service="inventory")
+
+# Leave this much of the invocation to log and answer after the last call.
+_FINISH_MARGIN_SECONDS = 2.0
+
+
+class BatchFailed(Exception):
+    """The batch's first record is unreadable: Lambda delivers the batch again."""
 
 
 @cache
@@ -31,23 +39,31 @@ def tracker() -> Tracker:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Apply each record to the summary and the history, in order.
+    """Apply the records to the summary and the history, a store at a time (adapters.tracker).
 
-    Applying is idempotent per record (adapters.tracker), so a batch delivered again, whole
-    or from any record, changes nothing twice. A record that fails is reported
-    (ReportBatchItemFailures) with the records after it; where the runtime ignores the report
-    the invocation fails and the whole batch comes again, which is as exact.
+    Applying is idempotent per record, so a batch delivered again, whole or from any record,
+    changes nothing twice; a failed write fails the invocation and the batch comes again.
+    Records are read in order and an unreadable one ends the batch: the records before it are
+    applied and it is reported (ReportBatchItemFailures), so Lambda retries from it; when it
+    is the first there is nothing to keep, and the invocation fails.
     """
-    applied = 0
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
+    deadline -= _FINISH_MARGIN_SECONDS
+    changes: list[Change] = []
+    unreadable: str | None = None
     for position, record in enumerate(event["Records"]):
         sequence_number = record["dynamodb"]["SequenceNumber"]
         try:
-            applied += tracker().apply(change_from_record(record))
-        except Exception:
-            logger.exception("tracking a stream record failed", extra={"sequence": sequence_number})
+            changes.append(change_from_record(record))
+        except (KeyError, TypeError, ValueError):
+            logger.exception("unreadable stream record", extra={"sequence": sequence_number})
             if position == 0:
-                raise  # nothing before it to keep: Lambda delivers the batch again
-            return {"batchItemFailures": [{"itemIdentifier": sequence_number}]}
+                raise BatchFailed(f"the first record, {sequence_number}, is unreadable") from None
+            unreadable = sequence_number
+            break
+    applied = tracker().apply_batch(changes, deadline)
     metrics.add_metric(name="RecordsTracked", unit=MetricUnit.Count, value=applied)
-    logger.info("records tracked", extra={"records": len(event["Records"]), "applied": applied})
+    logger.info("records tracked", extra={"records": len(changes), "applied": applied})
+    if unreadable is not None:
+        return {"batchItemFailures": [{"itemIdentifier": unreadable}]}
     return {"batchItemFailures": []}

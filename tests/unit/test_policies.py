@@ -529,6 +529,8 @@ def test_track_stock_writes_only_the_summary_and_history_and_reads_only_the_stre
     history = f"arn:aws:dynamodb:eu-west-1:123456789012:table/{STACK.history_table}"
     summary = f"arn:aws:dynamodb:eu-west-1:123456789012:table/{STACK.summary_table}"
     assert grants(policy, "dynamodb:PutItem") == [history]
+    assert grants(policy, "dynamodb:BatchGetItem") == [history]
+    assert grants(policy, "dynamodb:BatchWriteItem") == [history]
     assert sorted(grants(policy, "dynamodb:UpdateItem")) == sorted([history, summary])
     assert grants(policy, "dynamodb:GetRecords") == [f"{STACK.table_arn}/stream/*"]
     assert grants(policy, "sqs:SendMessage") == [STACK.queue_arn(STACK.track_failures_queue)]

@@ -4,7 +4,9 @@ order and how many times the stream's records arrive (inventory.adapters.tracker
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
+from unittest.mock import patch
 
 import boto3
 import pytest
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from track_stock import handler
 
+from inventory.adapters import tracker as tracker_module
 from inventory.adapters.clients import client
 from inventory.adapters.tracker import Tracker
 from inventory.stock import stock_level
@@ -130,6 +133,78 @@ def test_any_delivery_of_the_records_leaves_the_summary_a_recount(
         assert dict(summary(dynamodb)) == recount(table)
 
 
+many_items = st.lists(
+    st.tuples(
+        st.sampled_from(["s1", "s2", "s3"]),
+        st.sampled_from([f"sku-{number}" for number in range(120)]),
+        st.one_of(st.none(), st.integers(0, 12)),
+    ),
+    max_size=300,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operations=many_items, data=st.data())
+def test_any_batching_of_the_records_leaves_the_summary_a_recount_and_history_complete(
+    operations: list[tuple[str, str, int | None]], data: st.DataObject
+) -> None:
+    # given the records cut into batches of any size (past the 99 items of one transaction),
+    # some batches delivered again, some records again inside a batch, in stream order
+    records, table = stream(operations)
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(records) - 1)), max_size=6)))
+    batches = [records[start:end] for start, end in pairwise([0, *cuts, len(records)])]
+    deliveries = []
+    for batch in batches:
+        again = data.draw(st.lists(st.sampled_from(batch), max_size=3) if batch else st.just([]))
+        deliveries.append(batch + again)
+        if data.draw(st.booleans()):
+            deliveries.append(batch)  # the whole batch again, as after a failed invocation
+    items_a_transaction = data.draw(st.sampled_from([1, 2, 7, tracker_module.ITEMS_A_TRANSACTION]))
+    with mock_aws(), patch.object(tracker_module, "ITEMS_A_TRANSACTION", items_a_transaction):
+        dynamodb = create_tables()
+        tracker = Tracker(dynamodb, SUMMARY, HISTORY, retention_days=90, clock=lambda: 1e9)
+        # when
+        for batch in deliveries:
+            tracker.apply_batch([change_from_record(record) for record in batch])
+        # then the summary counts the table, and every count change has its history point
+        assert dict(summary(dynamodb)) == recount(table)
+        history = dynamodb.scan(TableName=HISTORY)["Items"]
+    points = {(i["store_item"]["S"], i["at"]["S"]) for i in history if i["at"]["S"] != LATEST}
+    marks = {i["store_item"]["S"]: i["applied_seq"]["S"] for i in history if i["at"]["S"] == LATEST}
+    changes = [change_from_record(record) for record in records]
+    assert marks == {change.store_item: change.sequence for change in changes}  # the last each
+    assert points == {
+        (change.store_item, f"{change.new.updated_at}#{change.sequence}")
+        for change in changes
+        if change.count_changed and change.new is not None
+    }
+
+
+def test_a_transaction_that_meets_another_writer_reads_again_and_counts_once() -> None:
+    # given a redelivery that applies the same records between this read and its write
+    records, table = stream([("s1", "a", 9), ("s1", "b", 0), ("s1", "a", 4)])
+    changes = [change_from_record(record) for record in records]
+    with mock_aws():
+        dynamodb = create_tables()
+        tracker = Tracker(dynamodb, SUMMARY, HISTORY, retention_days=90)
+        another_client = boto3.client("dynamodb", region_name=REGION)
+        other = Tracker(another_client, SUMMARY, HISTORY, retention_days=90)
+        real_transact = dynamodb.transact_write_items
+        raced = []
+
+        def transact_after_the_other(**request: Any) -> Any:
+            if not raced:
+                raced.append(other.apply_batch(changes))
+            return real_transact(**request)
+
+        dynamodb.transact_write_items = transact_after_the_other
+        # when
+        applied = tracker.apply_batch(changes)
+        # then the other writer applied all three, this one none, and nothing counts twice
+        assert (raced, applied) == ([3], 0)
+        assert dict(summary(dynamodb)) == recount(table)
+
+
 def test_history_keeps_each_count_change_with_its_previous_and_expiry() -> None:
     records, _ = stream([("s1", "a", 9), ("s1", "a", 9), ("s1", "a", 4), ("s1", "a", 2)])
     with mock_aws():
@@ -169,14 +244,21 @@ def test_a_rising_count_is_not_decreasing() -> None:
     assert latest["forecast_at"]["S"]
 
 
-def test_the_handler_applies_a_batch_once_however_often_it_comes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def tracking_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The handler's environment, with its cached clients made afresh for moto."""
     monkeypatch.setenv("SUMMARY_TABLE", SUMMARY)
     monkeypatch.setenv("HISTORY_TABLE", HISTORY)
-    records, table = stream([("s1", "a", 9), ("s1", "b", 0), ("s2", "a", 3), ("s1", "a", 4)])
     handler.tracker.cache_clear()
     client.cache_clear()
+    yield
+    handler.tracker.cache_clear()
+    client.cache_clear()
+
+
+@pytest.mark.usefixtures("tracking_handler")
+def test_the_handler_applies_a_batch_once_however_often_it_comes() -> None:
+    records, table = stream([("s1", "a", 9), ("s1", "b", 0), ("s2", "a", 3), ("s1", "a", 4)])
     with mock_aws():
         dynamodb = create_tables()
         for _ in range(2):
@@ -186,8 +268,25 @@ def test_the_handler_applies_a_batch_once_however_often_it_comes(
             assert answer == {"batchItemFailures": []}
         assert dict(summary(dynamodb)) == recount(table)
         assert recount(table)["s1"] == {"items": 2, "units": 4, "out_of_stock": 1, "low": 1}
-    handler.tracker.cache_clear()
-    client.cache_clear()
+
+
+@pytest.mark.usefixtures("tracking_handler")
+def test_the_handler_applies_the_records_before_an_unreadable_one_and_retries_from_it() -> None:
+    records, _ = stream([("s1", "a", 9), ("s1", "b", 3), ("s2", "a", 3)])
+    unreadable = {"eventName": "MODIFY", "dynamodb": {"SequenceNumber": "150"}}  # no Keys
+    with mock_aws():
+        dynamodb = create_tables()
+        context = FakeContext("inventory-track_stock")
+        # when the third record cannot be read
+        answer = handler.lambda_handler({"Records": [*records[:2], unreadable]}, context)
+        # then the two before it count, and Lambda is told to retry from it
+        assert answer == {"batchItemFailures": [{"itemIdentifier": "150"}]}
+        assert dict(summary(dynamodb)) == {
+            "s1": {"items": 2, "units": 12, "out_of_stock": 0, "low": 1}
+        }
+        # and when it is the first, the invocation fails whole
+        with pytest.raises(handler.BatchFailed):
+            handler.lambda_handler({"Records": [unreadable, *records]}, context)
 
 
 def test_an_item_written_without_updated_at_is_tracked_at_the_time_the_stream_recorded_it() -> None:
