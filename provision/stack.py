@@ -55,7 +55,7 @@ class Settings:
     history_retention_days: int = 90
     # track_stock keeps the dashboard's summary and history from the stream. A stack that
     # needs neither (a test of the load path) may go without: on MiniStack, which polls a
-    # stream's mappings one after the other, its work per record delays check_stock's alerts.
+    # stream's mappings one after the other, the time it takes delays check_stock's alerts.
     stock_tracking: bool = True
     # The alert events email and SMS subscribers get (a FilterPolicy on the `event`
     # attribute); the alerts queue always gets every event.
