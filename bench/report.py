@@ -16,6 +16,8 @@ BULK_ALERT_FACTOR = 1.5
 BURST_FACTOR = 3.0
 MEMORY_GROWTH_MB = 50.0
 PARSE_ROWS_PER_S = 300_000
+DASHBOARD_P95_S = 0.300
+DASHBOARD_GROWTH = 1.5  # the largest size's p95 against the smallest's
 # The issue's bound on the loader's peak for any file shape up to the size limit.
 LOADER_MEMORY_LIMIT_MB = 256
 
@@ -133,6 +135,39 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
                 memory["rows_per_s"] >= PARSE_ROWS_PER_S,
             )
         )
+    checks += dashboard_verdicts(results.get("dashboard") or {})
+    return checks
+
+
+def dashboard_verdicts(found: dict[str, Any]) -> list[dict[str, Any]]:
+    """p95 of each request at the largest size: under DASHBOARD_P95_S, and at most
+    DASHBOARD_GROWTH times the smallest size's."""
+    sizes = sorted(found.get("sizes", {}), key=int)
+    if not sizes:
+        return []
+    smallest, largest = found["sizes"][sizes[0]], found["sizes"][sizes[-1]]
+    at = f"{int(sizes[-1]):,} items"
+    checks = []
+    for name, label in (("summary", "GET /summary"), ("items", "GET /items")):
+        p95 = largest[name]["p95"]
+        checks.append(
+            _check(
+                f"{label} p95 <= {DASHBOARD_P95_S * 1000:.0f} ms at {at}",
+                p95,
+                f"{p95 * 1000:.0f} ms",
+                p95 <= DASHBOARD_P95_S,
+            )
+        )
+        if len(sizes) > 1:
+            growth = ratio(p95, smallest[name]["p95"])
+            checks.append(
+                _check(
+                    f"{label} p95 at {at} <= {DASHBOARD_GROWTH}x at {int(sizes[0]):,}",
+                    growth,
+                    times(growth),
+                    growth is not None and growth <= DASHBOARD_GROWTH,
+                )
+            )
     return checks
 
 

@@ -60,8 +60,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         reader = stock_reader()
         if route == "GET /items":
             query = parse_item_query(raw_query)
-            page = reader.items_page(query)
-            total = None if query.search else listing_total(query, reader.summary())
+            stores = reader.summary()
+            page = reader.items_page(query, [store.store for store in stores])
+            total = listing_total(query, stores)
             body = items_document(page, threshold, total)
         elif route == "GET /summary":
             body = summary_document(reader.summary(), threshold)

@@ -4,11 +4,13 @@ other (moto), the section's flags, and its lines in the report."""
 from __future__ import annotations
 
 import boto3
+from hypothesis import given
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from bench import __main__ as bench_main
 from bench import report
-from bench.dashboard import counts
+from bench.dashboard import counts, shares
 from bench.seed import Tables, seed_history, seed_store
 from inventory.adapters.reader import StockReader
 from inventory.dashboard import HistoryQuery, ItemQuery, listing_total
@@ -34,7 +36,8 @@ def test_a_seeded_store_its_summary_and_its_index_agree(monkeypatch):
         reader = StockReader(dynamodb, TABLES.inventory, TABLES.summary, TABLES.history)
         store_counts = counts(3, 260)
 
-        # when a store is seeded, and an item's history
+        # when a store is seeded, grown to its next size, and an item's history
+        seed_store(dynamodb, TABLES, "store-003", store_counts[:100], threshold=5)
         seed_store(dynamodb, TABLES, "store-003", store_counts, threshold=5)
         seed_history(
             dynamodb,
@@ -48,6 +51,7 @@ def test_a_seeded_store_its_summary_and_its_index_agree(monkeypatch):
         # then the summary's figures are those of the rows, and the index holds the out ones
         [summary] = reader.summary()
         assert summary.items == 260
+        assert len(reader.items_page(ItemQuery(store="store-003", limit=500)).items) == 260
         assert summary.out_of_stock == store_counts.count(0)
         assert summary.low == sum(1 for n in store_counts if 0 < n <= 5)
         assert summary.units == sum(store_counts)
@@ -90,3 +94,41 @@ def test_the_report_shows_the_dashboard_figures():
     assert "  87" in text  # p95 in ms
     assert "First screen in Chromium at 100,000 items: p50 1.23 s" in text
     assert report.dashboard_lines({}) == []
+
+
+@given(st.integers(1, 200_000), st.integers(1, 60))
+def test_a_size_is_shared_between_the_chains_stores_as_evenly_as_it_goes(items, stores):
+    # given / when
+    split = shares(items, stores)
+
+    # then
+    assert sum(split) == items
+    assert len(split) == min(items, stores)
+    assert max(split) - min(split) <= 1
+
+
+def test_the_dashboard_targets_are_300_ms_and_one_and_a_half_times_the_smallest_size():
+    # given p95s of 20 ms at 1,000 items, and at 100,000 items 29 ms (summary) and 31 ms (items)
+    def figures(p95: float) -> dict[str, float]:
+        return {"n": 50, "p50": p95 / 2, "p95": p95, "max": p95, "mean": p95}
+
+    run = {
+        "dashboard": {
+            "sizes": {
+                "1000": {"summary": figures(0.020), "items": figures(0.020)},
+                "100000": {"summary": figures(0.029), "items": figures(0.031)},
+            }
+        }
+    }
+
+    # when
+    checks = {check["target"]: check["met"] for check in report.verdicts(run)}
+
+    # then
+    assert checks == {
+        "GET /summary p95 <= 300 ms at 100,000 items": True,
+        "GET /summary p95 at 100,000 items <= 1.5x at 1,000": True,
+        "GET /items p95 <= 300 ms at 100,000 items": True,
+        "GET /items p95 at 100,000 items <= 1.5x at 1,000": False,
+    }
+    assert report.dashboard_verdicts({}) == []

@@ -71,10 +71,7 @@ def test_inventory_api_may_only_read_its_tables_and_write_its_logs():
             f"{tables}-inventory/index/by_level",
             f"{tables}-history",
         },
-        "dynamodb:Scan": {
-            f"{tables}-inventory",
-            f"{tables}-summary",
-        },
+        "dynamodb:Scan": {f"{tables}-summary"},
         "dynamodb:BatchGetItem": {f"{tables}-history"},
     }
     assert {action for action in grants if not action.startswith("dynamodb:")} == {

@@ -16,7 +16,6 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from inventory.adapters.clients import client
-from inventory.adapters.reader import MAX_READS
 from inventory.dashboard import encode_cursor, stock_status
 from inventory.tracking import SEPARATOR
 from inventory_api import handler
@@ -337,29 +336,62 @@ def test_search_without_a_store_narrows_every_store(sample, query, expected):
     assert all(item.startswith("Echo") for _, item in seen)
 
 
-def test_a_rare_search_answers_a_short_page_and_a_cursor_not_the_whole_table(table):
-    # given 40 items of which only the last matches
+def requests_made(operations: list[tuple[str, str]]) -> None:
+    """Record each DynamoDB call the API's reader makes: (operation, table)."""
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        operations.append((model.name, params.get("TableName", "")))
+
+    handler.stock_reader()._dynamodb.meta.events.register("before-parameter-build.dynamodb", record)
+
+
+@pytest.mark.parametrize("query", [{}, {"search": "zebra"}, {"status": "ok"}])
+def test_a_listing_of_every_store_queries_the_stores_partitions_never_scans_the_table(table, query):
+    # given 40 items in one store, of which only the last is a zebra, and a second store
     for n in range(39):
         table("Big", f"item-{n:02}", 10)
     table("Big", "zebra", 10)
+    table("Small", "zebra", 10)
+    operations: list[tuple[str, str]] = []
+    requests_made(operations)
 
     # when the first page of 5 is asked for
-    _, first = call(http_event("GET /items", {"search": "zebra", "limit": "5"}))
+    _, first = call(http_event("GET /items", {**query, "limit": "5"}))
 
-    # then it read at most MAX_READS reads of 5 items: no match yet, and a cursor on
-    assert first["items"] == []
-    assert first["next"] is not None
-    # and following the cursors finds it once
-    seen, pages = every_page({"search": "zebra", "limit": "5"})
-    assert seen == [("Big", "zebra")]
-    assert pages >= 40 // (5 * MAX_READS)
+    # then the page is full (a search finds its matches by key, in store order)
+    expected = (
+        [("Big", "zebra"), ("Small", "zebra")]
+        if "search" in query
+        else [("Big", f"item-{n:02}") for n in range(5)]
+    )
+    assert [(item["store"], item["item"]) for item in first["items"]] == expected
+    # and the inventory table was only queried, one store's partition at a time
+    assert ("Scan", TABLE) not in operations
+    assert ("Query", TABLE) in operations
+
+
+def test_a_store_the_summary_does_not_know_yet_is_not_listed_until_it_does(table):
+    # given an item whose store track_stock has not counted yet
+    table.dynamodb.put_item(
+        TableName=TABLE,
+        Item={"store": {"S": "New"}, "item": {"S": "Echo"}, "count": {"N": "3"}},
+    )
+
+    # when / then: the listing of every store walks the summary's stores
+    _, body = call(http_event("GET /items"))
+    assert body["items"] == []
+    assert body["total"] == 0
+    # and the store's own listing reads its partition
+    _, own = call(http_event("GET /items", {"store": "New"}))
+    assert keys(own) == [("New", "Echo")]
 
 
 @pytest.mark.parametrize(
     "query",
     [{}, {"store": "Big"}, {"status": "low"}, {"status": "low", "store": "Big"}, {"status": "ok"}],
 )
-def test_following_next_pages_through_every_item_once_in_order(table, query):
+@pytest.mark.parametrize("limit", [4, 23, 1])  # 23: a page that ends where a store does
+def test_following_next_pages_through_every_item_once_in_order(table, query, limit):
     # given 23 items of one store and 5 of another, half of them low
     for n in range(23):
         table("Big", f"item-{n:02}", 3 if n % 2 else 50)
@@ -369,12 +401,12 @@ def test_following_next_pages_through_every_item_once_in_order(table, query):
     expected = [(item["store"], item["item"]) for item in everything["items"]]
 
     # when
-    seen, pages = every_page({**query, "limit": "4"})
+    seen, pages = every_page({**query, "limit": str(limit)})
 
     # then
     assert len(expected) == everything["total"] > 4
     assert seen == expected
-    assert pages in (len(expected) // 4 + 1, (len(expected) + 3) // 4)
+    assert pages in (len(expected) // limit + 1, -(-len(expected) // limit))
 
 
 def test_rows_carry_their_forecast(sample, table):

@@ -1,9 +1,12 @@
 """Reading the dashboard's data from DynamoDB: a page of items (a store's partition by Query,
-the sparse index `by_level` for a status, a Scan page otherwise), the summary table, and an
-item's history. Every call reads a bounded number of items, whatever the table's size."""
+the sparse index `by_level` for a status, the stores' partitions in turn otherwise), the
+summary table, and an item's history. Every call reads a bounded number of items, whatever
+the table's size."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from inventory.dashboard import (
@@ -39,16 +42,46 @@ class StockReader:
 
     # ------------------------------------------------------------ items
 
-    def items_page(self, query: ItemQuery) -> ItemPage:
-        """Up to `query.limit` items of the listing after `query.after`, in key order, and
-        the key to continue after (None at the end)."""
-        request, call = items_request(self._table, query)
+    def items_page(self, query: ItemQuery, stores: Iterable[str] = ()) -> ItemPage:
+        """Up to `query.limit` items of the listing after `query.after`, in key order (store,
+        then item), and the key to continue after (None at the end).
+
+        A listing of every store without a status reads the `stores` (the summary's) one
+        partition after another from the cursor's, rather than a Scan: each read is a Query
+        whose search is a key condition, so a page costs the same whatever the table holds
+        (on the emulators, a Scan sorts the whole table on every call)."""
+        if query.store is not None or query.uses_level_index:
+            found, after = self._read(query)
+            return ItemPage(found, after, self.forecasts(found))
+        found = []
+        after = None
+        start = query.after["store"]["S"] if query.after is not None else None
+        for store in sorted(name for name in set(stores) if start is None or name >= start):
+            part = replace(
+                query,
+                store=store,
+                limit=query.limit - len(found),
+                after=query.after if store == start else None,
+            )
+            got, after = self._read(part)
+            found += got
+            if after is not None:  # the page is full, or this store's reads ran out
+                break
+            if len(found) == query.limit:
+                after = listing_key_of(found[-1])
+                break
+        return ItemPage(found, after, self.forecasts(found))
+
+    def _read(self, query: ItemQuery) -> tuple[list[StockItem], RawKey | None]:
+        """Up to `query.limit` items of one index's listing after `query.after`, in at most
+        MAX_READS reads, and the key to continue after (None at the end)."""
+        request = items_request(self._table, query)
         found: list[StockItem] = []
         after = query.after
         for _ in range(MAX_READS):
             if after is not None:
                 request["ExclusiveStartKey"] = after
-            response = call(self._dynamodb, request)
+            response = self._dynamodb.query(**request)
             raw_items = response.get("Items", [])
             after = response.get("LastEvaluatedKey")
             room = query.limit - len(found)
@@ -59,7 +92,7 @@ class StockReader:
                 found += [stock_item(raw) for raw in raw_items]
             if after is None or len(found) == query.limit:
                 break
-        return ItemPage(found, after, self.forecasts(found))
+        return found, after
 
     def forecasts(self, items: list[StockItem]) -> dict[tuple[str, str], float | None]:
         """Each item's `runs_out_in_days` from its history's `~latest` item: BatchGetItem,
@@ -143,8 +176,10 @@ class StockReader:
         )
 
 
-def items_request(table: str, query: ItemQuery) -> tuple[dict[str, Any], Any]:
-    """The DynamoDB request (without its start key) for a listing, and the client method."""
+def items_request(table: str, query: ItemQuery) -> dict[str, Any]:
+    """The Query (without its start key) of a store's or a status's listing."""
+    if query.store is None and not query.uses_level_index:
+        raise ValueError("a listing of every store is read a store at a time (items_page)")
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
     key: list[str] = []
@@ -162,29 +197,28 @@ def items_request(table: str, query: ItemQuery) -> tuple[dict[str, Any], Any]:
     if query.search is not None:
         names["#item"] = "item"
         values[":search"] = {"S": query.search}
-        # On the table's own key within a store; a filter on the index or on a Scan page.
-        (key if query.store is not None and not query.uses_level_index else filters).append(
-            "begins_with(#item, :search)"
-        )
+        # On the table's own key within a store; a filter on the index.
+        (filters if query.uses_level_index else key).append("begins_with(#item, :search)")
     if query.status == "ok":
         names["#level"] = "level"
         filters.append("attribute_not_exists(#level)")
-    if names:
-        request["ExpressionAttributeNames"] = names
-    if values:
-        request["ExpressionAttributeValues"] = values
     if filters:
         request["FilterExpression"] = " AND ".join(filters)
-    if key:
-        request["KeyConditionExpression"] = " AND ".join(key)
-        return request, lambda dynamodb, r: dynamodb.query(**r)
-    return request, lambda dynamodb, r: dynamodb.scan(**r)
+    request["ExpressionAttributeNames"] = names
+    request["ExpressionAttributeValues"] = values
+    request["KeyConditionExpression"] = " AND ".join(key)
+    return request
 
 
 def listing_key(raw: dict[str, Any], query: ItemQuery) -> RawKey:
     """The key DynamoDB would give as LastEvaluatedKey after `raw` in this listing."""
     names = ("level", "store", "item") if query.uses_level_index else ("store", "item")
     return {name: {"S": raw[name]["S"]} for name in names}
+
+
+def listing_key_of(item: StockItem) -> RawKey:
+    """The key of the table after which a listing of every store goes on."""
+    return {"store": {"S": item.store}, "item": {"S": item.item}}
 
 
 def stock_item(raw: dict[str, Any]) -> StockItem:
