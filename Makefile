@@ -67,6 +67,7 @@ lint: $(INSTALLED) ## ruff, mypy and parliament (IAM policies)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) -m provision.policy_lint
+	$(VENV)/bin/actionlint .github/workflows/ci.yml
 
 # Arguments for the benchmark, e.g. BENCH_ARGS="--endpoint http://127.0.0.1:4566" or "--sizes 1000".
 BENCH_ARGS ?=
