@@ -148,7 +148,7 @@ def read_sheet(rows: Iterator[tuple[int, list[str]]], tally: Tally) -> Iterator[
     if missing or isinstance(cells, RowTooLong):
         raise FileRejected(
             "the first row of the first sheet must name the columns store, item, count (in "
-            "any order; see the README for the names each may go by); missing "
+            "any order; see docs/design.md#files for the names each may go by); missing "
             f"{', '.join(missing or FIELDS)} in {' | '.join(cells)[:200]!r}",
             header_line,
         )
@@ -247,7 +247,7 @@ def _parse_header(raw: str, line: int, delimiter: str | None) -> tuple[str, Head
     )
     raise FileRejected(
         f"the header must name the columns store, item, count (in any order, {separated}; "
-        f"see the README for the names each may go by); missing {', '.join(missing)} in "
+        f"see docs/design.md#files for the names each may go by); missing {', '.join(missing)} in "
         f"{shown!r}",
         line,
     )
