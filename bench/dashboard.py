@@ -33,6 +33,13 @@ def shares(items: int, stores: int) -> list[int]:
     return [items // stores + (1 if n < items % stores else 0) for n in range(stores)]
 
 
+def seed_chain(dynamodb: Any, tables: Tables, size: int) -> None:
+    """`size` items in CHAIN_STORES stores (store-000, ...), with their summary items. Each
+    store grows to its share: its first items are those a smaller size gave it."""
+    for number, items in enumerate(shares(size, CHAIN_STORES)):
+        seed_store(dynamodb, tables, f"store-{number:03}", counts(number, items), THRESHOLD)
+
+
 def counts(store_number: int, items: int) -> list[int]:
     """A store's counts: about 1 in 50 out of stock, 1 in 10 low, the rest in stock."""
     return [(store_number * 7 + n * 13) % 100 for n in range(items)]
@@ -83,11 +90,7 @@ def measure(
         tables = Tables(stack.table, stack.summary_table, stack.history_table)
         for size in sorted(sizes):
             started = time.monotonic()
-            # Each store grows to its share; its first items are those of the smaller size.
-            for number, items in enumerate(shares(size, CHAIN_STORES)):
-                seed_store(
-                    aws.dynamodb, tables, f"store-{number:03}", counts(number, items), THRESHOLD
-                )
+            seed_chain(aws.dynamodb, tables, size)
             say(f"dashboard: {size:,} items seeded in {time.monotonic() - started:.1f} s")
             for url in (f"{api}/summary", f"{api}/items?limit=100"):
                 timed_get(url, token)  # a warm function: the figures measure reading
