@@ -31,9 +31,11 @@ $(INSTALLED): requirements-dev.txt lambdas/requirements.txt constraints.txt
 
 venv: $(INSTALLED) ## Create .venv and install the pinned dependencies
 
+# EMAIL=me@example.com and SMS=+15555550100 subscribe people to the alerts (see `make inbox`).
 up: $(INSTALLED) ## Start the emulator (MiniStack, or LocalStack where Docker runs) and provision
 	$(PY) -m provision.emulator start --emulator $(EMULATOR) --port $(PORT)
-	$(EMULATOR_ENV) $(PY) -m provision up --stack $(STACK)
+	$(EMULATOR_ENV) $(PY) -m provision up --stack $(STACK) \
+		$(if $(EMAIL),--email $(EMAIL)) $(if $(SMS),--sms $(SMS))
 
 down: $(INSTALLED) ## Stop the emulator `make up` started
 	$(PY) -m provision.emulator stop
@@ -57,6 +59,12 @@ deploy: $(INSTALLED) ## Provision on real AWS (your profile and region; no endpo
 logs: $(INSTALLED) ## Follow the functions' logs as they happen (FN=, SINCE=, TARGET=aws)
 	@$(TARGET_ENV) $(PY) -m provision.logs --stack $(STACK) \
 		$(if $(FN),--function $(FN)) $(if $(SINCE),--since $(SINCE))
+
+alerts: $(INSTALLED) ## Show the alerts as they arrive in the alerts queue (sentence and JSON)
+	@$(TARGET_ENV) $(PY) -m provision.messages alerts --stack $(STACK)
+
+inbox: $(INSTALLED) ## What the email and SMS subscribers received, on the emulator (make up EMAIL=...)
+	@$(EMULATOR_ENV) $(PY) -m provision.messages inbox --stack $(STACK)
 
 # Two workers: the integration tests' two groups (see tests/integration/conftest.py) each get
 # one, with its own emulator, and the unit tests run beside them.

@@ -138,3 +138,44 @@ def test_logs_show_a_failed_load_as_one_line_with_its_exception(devloop):
         assert not [line for line in logs.lines if line.startswith("Traceback")]
         _run(devloop.env, "-m", "provision", "up", "--stack", devloop.stack, "--no-dashboard",
              "--quiet")  # fmt: skip
+
+
+def _upload(devloop: Devloop, key: str, rows: str) -> None:
+    body = f"store,item,count\n{rows}".encode()
+    devloop.aws.s3.put_object(Bucket=devloop.outputs["uploads_bucket"], Key=key, Body=body)
+
+
+def test_alerts_show_each_alert_as_its_sentence_and_its_json(devloop):
+    store = f"Store-{uuid.uuid4().hex[:6]}"
+    alerts = devloop.command("provision.messages", "alerts")
+    try:
+        # when an item of the store runs out
+        _upload(devloop, f"{store}/out.csv", f"{store},Widget,0\n")
+
+        # then its alert is shown: the sentence, then the JSON the queue holds
+        line = alerts.wait_for_line(lambda line: store in line, PATIENCE, f"{store}'s alert")
+        sentence, document = line.split("  ", 1)
+        assert sentence == f"{store} is out of stock of Widget"
+        assert json.loads(document)["event"] == "out_of_stock"
+    finally:
+        assert alerts.interrupt() == 0
+
+
+def test_inbox_shows_what_the_email_and_sms_subscribers_received(devloop):
+    store = f"Store-{uuid.uuid4().hex[:6]}"
+    inbox = devloop.command("provision.messages", "inbox")
+    try:
+        # when an item of the store runs low (the people's filter lets every event through)
+        _upload(devloop, f"{store}/low.csv", f"{store},Gadget,2\n")
+
+        # then the email, with its subject, and the text message are in the inbox
+        email = inbox.wait_for_line(
+            lambda line: f"email to {EMAIL}:" in line and store in line, PATIENCE, "the email"
+        )
+        text = inbox.wait_for_line(
+            lambda line: f"sms to {PHONE}:" in line and store in line, PATIENCE, "the SMS"
+        )
+        assert email.endswith(f"[Low stock] {store} is low on Gadget: 2 left")
+        assert text.endswith(f": {store} is low on Gadget: 2 left")
+    finally:
+        assert inbox.interrupt() == 0
