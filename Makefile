@@ -66,6 +66,9 @@ alerts: $(INSTALLED) ## Show the alerts as they arrive in the alerts queue (sent
 inbox: $(INSTALLED) ## What the email and SMS subscribers received, on the emulator (make up EMAIL=...)
 	@$(EMULATOR_ENV) $(PY) -m provision.messages inbox --stack $(STACK)
 
+watch: $(INSTALLED) ## Redeploy a function's code within 2 s of a save under lambdas/ (TARGET=aws)
+	@$(TARGET_ENV) $(PY) -m provision.watch --stack $(STACK)
+
 # Two workers: the integration tests' two groups (see tests/integration/conftest.py) each get
 # one, with its own emulator, and the unit tests run beside them.
 test: $(INSTALLED) ## All tests: unit and integration (fresh emulators), two at a time

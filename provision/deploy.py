@@ -403,6 +403,16 @@ def _function_spec(
     )
 
 
+def function_names(stack: Stack) -> dict[str, str]:
+    """Each function's short name (as FN= takes it) -> its name in Lambda."""
+    return {
+        "load_inventory": stack.load_function,
+        "check_stock": stack.check_function,
+        "track_stock": stack.track_function,
+        "inventory_api": dashboard.Names(stack).function,
+    }
+
+
 def outputs(aws: Aws, stack: Stack) -> dict[str, Any]:
     """The stack's names and addresses, for scripts and tests; StackNotFound if it is absent."""
     topic_arn = find_topic(aws, stack.topic)

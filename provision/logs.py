@@ -18,10 +18,9 @@ from typing import Any, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from provision import deploy
-from provision.dashboard import Names
 from provision.log_lines import format_event
 from provision.resources import Aws, missing
-from provision.stack import DEFAULT_STACK, Stack
+from provision.stack import DEFAULT_STACK
 
 POLL_SECONDS = 1.0
 # CloudWatch Logs may take seconds to make an event searchable, and an event keeps the time
@@ -29,16 +28,6 @@ POLL_SECONDS = 1.0
 LATE_EVENTS_SECONDS = 15
 _DURATION = re.compile(r"(\d+)\s*([smhd])")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def function_names(stack: Stack) -> dict[str, str]:
-    """Each function's short name (as FN= takes it) -> its name in Lambda."""
-    return {
-        "load_inventory": stack.load_function,
-        "check_stock": stack.check_function,
-        "track_stock": stack.track_function,
-        "inventory_api": Names(stack).function,
-    }
 
 
 def parse_since(text: str) -> float:
@@ -127,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         aws = deploy.connect()
         stack = deploy.locate(aws, args.stack)
-        functions = function_names(stack)
+        functions = deploy.function_names(stack)
         if args.function:
             if args.function not in functions:
                 known = ", ".join(functions)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from provision import deploy
+from provision import deploy, packaging
 from provision.emulator import port_in_use
 from provision.resources import Aws
 from tests.integration.commands import ROOT, RunningCommand
@@ -179,3 +179,31 @@ def test_inbox_shows_what_the_email_and_sms_subscribers_received(devloop):
         assert text.endswith(f": {store} is low on Gadget: 2 left")
     finally:
         assert inbox.interrupt() == 0
+
+
+def test_watch_redeploys_only_the_function_whose_code_changed(devloop):
+    handler = ROOT / "lambdas" / "check_stock" / "handler.py"
+    original = handler.read_text()
+    watch = devloop.command("provision.watch")
+    try:
+        watch.wait_for_line(lambda line: line.startswith("watching "), PATIENCE, "its banner")
+
+        # when check_stock's handler is saved with a change
+        handler.write_text(original + "# changed by test_devloop\n")
+
+        # then check_stock runs the new code, and it alone was updated
+        watch.wait_for_line(lambda line: "updated check_stock" in line, PATIENCE, "the update")
+        configuration = devloop.aws.lambda_.get_function_configuration(
+            FunctionName=f"{devloop.stack}-check_stock"
+        )
+        assert configuration["CodeSha256"] == packaging.code_sha256(
+            packaging.build_zip("check_stock")
+        )
+        assert [line for line in watch.lines if line.startswith("updated ")] == [
+            line for line in watch.lines if line.startswith("updated check_stock ")
+        ]
+    finally:
+        handler.write_text(original)
+        # and Ctrl-C stops it cleanly
+        assert watch.interrupt() == 0
+        assert "stopped watching" in watch.lines
