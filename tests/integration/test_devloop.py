@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import uuid
@@ -87,6 +88,7 @@ def devloop() -> Iterator[Devloop]:
         yield Devloop(stack, endpoint, env, up.stderr, outputs, deploy.connect(endpoint))
     finally:
         _run(env, "-m", "provision.emulator", "stop")
+        shutil.rmtree(run_dir, ignore_errors=True)  # its pid, marker and MiniStack's log
 
 
 def test_make_up_prints_an_awslocal_command_that_uploads_to_the_stack(devloop):
