@@ -13,8 +13,13 @@ ENDPOINT := http://127.0.0.1:$(PORT)
 # The emulators accept any credentials; fixed ones keep a developer's real keys out of it.
 EMULATOR_ENV := AWS_ENDPOINT_URL=$(ENDPOINT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	AWS_DEFAULT_REGION=us-east-1
+# TARGET=aws points the day-to-day commands (logs, alerts, watch) at AWS itself, with your
+# profile and region, instead of the emulator.
+TARGET ?= emulator
+TARGET_ENV := $(if $(filter aws,$(TARGET)),env -u AWS_ENDPOINT_URL,$(EMULATOR_ENV))
 
-.PHONY: help venv up down outputs demo replay-failed destroy deploy test unit integration e2e lint bench bench-quick dashboard
+.PHONY: help venv up down outputs demo replay-failed destroy deploy test unit integration e2e lint bench bench-quick dashboard \
+	logs alerts inbox watch
 
 help: ## Show the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,9 +31,11 @@ $(INSTALLED): requirements-dev.txt lambdas/requirements.txt constraints.txt
 
 venv: $(INSTALLED) ## Create .venv and install the pinned dependencies
 
+# EMAIL=me@example.com and SMS=+15555550100 subscribe people to the alerts (see `make inbox`).
 up: $(INSTALLED) ## Start the emulator (MiniStack, or LocalStack where Docker runs) and provision
 	$(PY) -m provision.emulator start --emulator $(EMULATOR) --port $(PORT)
-	$(EMULATOR_ENV) $(PY) -m provision up --stack $(STACK)
+	$(EMULATOR_ENV) $(PY) -m provision up --stack $(STACK) \
+		$(if $(EMAIL),--email $(EMAIL)) $(if $(SMS),--sms $(SMS))
 
 down: $(INSTALLED) ## Stop the emulator `make up` started
 	$(PY) -m provision.emulator stop
@@ -47,6 +54,20 @@ destroy: $(INSTALLED) ## Remove the local stack (the emulator keeps running)
 
 deploy: $(INSTALLED) ## Provision on real AWS (your profile and region; no endpoint override)
 	env -u AWS_ENDPOINT_URL $(PY) -m provision up --stack $(STACK)
+
+# FN=load_inventory follows one function; SINCE=10m starts ten minutes back.
+logs: $(INSTALLED) ## Follow the functions' logs as they happen (FN=, SINCE=, TARGET=aws)
+	@$(TARGET_ENV) $(PY) -m provision.logs --stack $(STACK) \
+		$(if $(FN),--function $(FN)) $(if $(SINCE),--since $(SINCE))
+
+alerts: $(INSTALLED) ## Show the alerts as they arrive in the alerts queue (sentence and JSON)
+	@$(TARGET_ENV) $(PY) -m provision.messages alerts --stack $(STACK)
+
+inbox: $(INSTALLED) ## What the email and SMS subscribers received, on the emulator (make up EMAIL=...)
+	@$(EMULATOR_ENV) $(PY) -m provision.messages inbox --stack $(STACK)
+
+watch: $(INSTALLED) ## Redeploy a function's code within 2 s of a save under lambdas/ (TARGET=aws)
+	@$(TARGET_ENV) $(PY) -m provision.watch --stack $(STACK)
 
 # Two workers: the integration tests' two groups (see tests/integration/conftest.py) each get
 # one, with its own emulator, and the unit tests run beside them.

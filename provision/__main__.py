@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from provision import dashboard, deploy, replay, summary
+from provision import awslocal, dashboard, deploy, replay, summary
 from provision.resources import Changes, GaveUp
 from provision.stack import DEFAULT_STACK, Settings
 
@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
                 if generated:
                     dashboard.announce_password(args.dashboard_user, generated)
             say(f"{len(changes.made)} change(s)" if changes.made else "already up to date")
+            hint = awslocal.usage_line(aws.endpoint_url, stack.uploads_bucket)
+            if hint:
+                say(hint)
             print(json.dumps(result, indent=2))
         elif args.command == "outputs":
             print(json.dumps(deploy.outputs(aws, stack), indent=2))

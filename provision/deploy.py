@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from provision import dashboard, packaging, policies
+from provision import dashboard, inbox, packaging, policies
 from provision.resources import (
     Aws,
     Changes,
@@ -143,6 +143,9 @@ def up(
         ensure_subscription(aws, topic_arn, "email", email, people, changes)
     if sms:
         ensure_subscription(aws, topic_arn, "sms", sms, people, changes)
+    if aws.endpoint_url and (email or sms):
+        # No emulator keeps what it would have mailed or texted: the inbox queue does.
+        inbox.ensure_inbox(aws, stack, topic_arn, people, changes)
 
     # Where events that failed every retry wait for an operator.
     ensure_queue(aws, stack.load_failures_queue, FAILURE_QUEUE_ATTRIBUTES, changes)
@@ -400,6 +403,16 @@ def _function_spec(
     )
 
 
+def function_names(stack: Stack) -> dict[str, str]:
+    """Each function's short name (as FN= takes it) -> its name in Lambda."""
+    return {
+        "load_inventory": stack.load_function,
+        "check_stock": stack.check_function,
+        "track_stock": stack.track_function,
+        "inventory_api": dashboard.Names(stack).function,
+    }
+
+
 def outputs(aws: Aws, stack: Stack) -> dict[str, Any]:
     """The stack's names and addresses, for scripts and tests; StackNotFound if it is absent."""
     topic_arn = find_topic(aws, stack.topic)
@@ -445,6 +458,7 @@ def destroy(aws: Aws, stack: Stack, changes: Changes | None = None) -> Changes:
     delete_role(aws, stack.load_role, changes)
     for queue in stack.queues:
         delete_queue(aws, queue, changes)
+    inbox.delete_inbox(aws, stack, changes)
     delete_topic(aws, stack.topic, changes)
     delete_table(aws, stack.table, changes)
     delete_table(aws, stack.snapshots_table, changes)

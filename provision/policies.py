@@ -250,6 +250,11 @@ def tls_only_bucket_policy(stack: Stack, bucket: str) -> dict[str, Any]:
 
 def alerts_queue_policy(stack: Stack) -> dict[str, Any]:
     """Let the stack's topic, and only it, deliver into the alerts queue."""
+    return topic_delivery_policy(stack, stack.alerts_queue)
+
+
+def topic_delivery_policy(stack: Stack, queue: str) -> dict[str, Any]:
+    """Let the stack's topic, and only it, deliver into `queue`."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -258,7 +263,7 @@ def alerts_queue_policy(stack: Stack) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Principal": {"Service": "sns.amazonaws.com"},
                 "Action": "sqs:SendMessage",
-                "Resource": stack.queue_arn(stack.alerts_queue),
+                "Resource": stack.queue_arn(queue),
                 "Condition": {"ArnEquals": {"aws:SourceArn": stack.topic_arn}},
             }
         ],

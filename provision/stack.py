@@ -132,6 +132,11 @@ class Stack:
         return f"{self.name}-track-failures"
 
     @property
+    def inbox_queue(self) -> str:
+        """On an emulator, a copy of what email and SMS subscribers get (provision.inbox)."""
+        return f"{self.name}-inbox"
+
+    @property
     def queues(self) -> tuple[str, ...]:
         return (
             self.alerts_queue,
