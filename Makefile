@@ -49,8 +49,8 @@ demo: $(INSTALLED) ## Upload sample-data/ to the local stack and print the alert
 replay-failed: $(INSTALLED) ## Re-drive the uploads the loader gave up on (after fixing the cause)
 	$(EMULATOR_ENV) $(PY) -m provision replay-failed --stack $(STACK)
 
-destroy: $(INSTALLED) ## Remove the local stack (the emulator keeps running)
-	$(EMULATOR_ENV) $(PY) -m provision destroy --stack $(STACK)
+destroy: $(INSTALLED) ## Remove the local stack, its data too (the emulator keeps running)
+	$(EMULATOR_ENV) $(PY) -m provision destroy --delete-data --stack $(STACK)
 
 deploy: $(INSTALLED) ## Provision on real AWS (your profile and region; no endpoint override)
 	env -u AWS_ENDPOINT_URL $(PY) -m provision up --stack $(STACK)

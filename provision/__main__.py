@@ -58,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", default=DEFAULT_STACK, help="name every resource derives from")
     parser.add_argument("--endpoint-url", help="emulator endpoint (default: $AWS_ENDPOINT_URL)")
     parser.add_argument("--region", help="region (default: the profile's, else us-east-1)")
+    parser.add_argument(
+        "--delete-data",
+        action="store_true",
+        help="destroy also the tables that hold data and the user pool (kept by default)",
+    )
     parser.add_argument("--email", help="subscribe this address to the alerts (up)")
     parser.add_argument("--sms", help="subscribe this phone number (E.164) to the alerts (up)")
     parser.add_argument(
@@ -139,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"{count} failed load(s) replayed" if count else "no failed loads to replay")
         else:
             say(f"destroying stack {stack.name!r} on {target} ({stack.region})")
-            changes = deploy.destroy(aws, stack, Changes(echo=say))
+            changes = deploy.destroy(aws, stack, Changes(echo=say), keep_data=not args.delete_data)
             say(f"{len(changes.made)} resource(s) removed" if changes.made else "nothing to remove")
     except (deploy.StackNotFound, LookupError) as error:
         print(f"error: {error}; run `python -m provision up` first", file=sys.stderr)

@@ -367,8 +367,9 @@ def outputs(aws: Aws, stack: Stack) -> dict[str, Any]:
     )
 
 
-def destroy(aws: Aws, stack: Stack, changes: Changes) -> None:
-    """Remove what `ensure` made; a missing piece is skipped."""
+def destroy(aws: Aws, stack: Stack, changes: Changes, keep_users: bool = False) -> None:
+    """Remove what `ensure` made; a missing piece is skipped. `keep_users` keeps the user
+    pool (its users and their passwords)."""
     if unsupported_reason(aws):
         return
     names = Names(stack)
@@ -379,7 +380,9 @@ def destroy(aws: Aws, stack: Stack, changes: Changes) -> None:
     delete_function(aws, names.function, changes)
     delete_role(aws, names.role, changes)
     pool_id = find_user_pool(aws, names.user_pool)
-    if pool_id is not None:
+    if pool_id is not None and keep_users:
+        changes.note(f"kept     user pool {names.user_pool} (destroy --delete-data removes it)")
+    elif pool_id is not None:
         aws.client("cognito-idp").delete_user_pool(UserPoolId=pool_id)
         changes.record("deleted", "user pool", names.user_pool)
     delete_bucket(aws, names.site_bucket, changes)

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from provision import dashboard, inbox, packaging, policies
+from provision import dashboard, inbox, packaging, policies, safety
 from provision.resources import (
     Aws,
     Changes,
@@ -124,6 +124,7 @@ def up(
     ensure_table(aws, stack.summary_table, [("store", "HASH")], changes)
     ensure_table(aws, stack.history_table, [("store_item", "HASH"), ("at", "RANGE")], changes)
     ensure_time_to_live(aws, stack.history_table, HISTORY_EXPIRY_ATTRIBUTE, changes)
+    safety.ensure_point_in_time_recovery(aws, stack.table, changes)
 
     # Alerts: the topic, the queue programs read alerts from, and people's subscriptions.
     topic_arn = ensure_topic(aws, stack.topic, TOPIC_ATTRIBUTES, changes)
@@ -213,6 +214,17 @@ def up(
 
     # The dashboard: Cognito sign-in, an HTTP API over the table, the site in its own bucket.
     dashboard_outputs = dashboard.ensure(aws, stack, settings, RUNTIME, changes)
+
+    # Each function's log group, so that its events expire (the function would make it on
+    # first logging without an expiry).
+    made = {
+        "track_stock": settings.stock_tracking,
+        "inventory_api": bool(dashboard_outputs.get("dashboard_url")),
+    }
+    for short, function in function_names(stack).items():
+        if made.get(short, True):
+            group = f"/aws/lambda/{function}"
+            safety.ensure_log_group(aws, group, settings.log_retention_days, changes)
     return {**_outputs(aws, stack, topic_arn, alerts_url), **dashboard_outputs}
 
 
@@ -446,10 +458,14 @@ def _outputs(aws: Aws, stack: Stack, topic_arn: str, alerts_url: str) -> dict[st
     }
 
 
-def destroy(aws: Aws, stack: Stack, changes: Changes | None = None) -> Changes:
-    """Remove everything `up` made, in reverse order; a missing piece is skipped."""
+def destroy(
+    aws: Aws, stack: Stack, changes: Changes | None = None, *, keep_data: bool = False
+) -> Changes:
+    """Remove everything `up` made, in reverse order; a missing piece is skipped. With
+    `keep_data`, the tables that hold data and the dashboard's user pool stay (the command
+    line's default: `destroy --delete-data` removes them too)."""
     changes = changes or Changes()
-    dashboard.destroy(aws, stack, changes)
+    dashboard.destroy(aws, stack, changes, keep_users=keep_data)
     delete_function(aws, stack.track_function, changes)
     delete_function(aws, stack.check_function, changes)
     delete_function(aws, stack.load_function, changes)
@@ -460,11 +476,11 @@ def destroy(aws: Aws, stack: Stack, changes: Changes | None = None) -> Changes:
         delete_queue(aws, queue, changes)
     inbox.delete_inbox(aws, stack, changes)
     delete_topic(aws, stack.topic, changes)
-    delete_table(aws, stack.table, changes)
-    delete_table(aws, stack.snapshots_table, changes)
-    delete_table(aws, stack.sent_alerts_table, changes)
-    delete_table(aws, stack.summary_table, changes)
-    delete_table(aws, stack.history_table, changes)
+    for table in safety.data_tables(stack):
+        if keep_data:
+            changes.note(f"kept     table {table} (destroy --delete-data removes it)")
+        else:
+            delete_table(aws, table, changes)
     delete_bucket(aws, stack.uploads_bucket, changes)
     delete_bucket(aws, stack.reports_bucket, changes)
     # Last: an invocation still finishing when its function was deleted may write its final

@@ -53,6 +53,8 @@ class Settings:
     dashboard: bool = True
     # Stock history: each count change is kept this long (DynamoDB TTL on expires_at).
     history_retention_days: int = 90
+    # The functions' log groups drop events older than this (one of CloudWatch's periods).
+    log_retention_days: int = 30
     # track_stock keeps the dashboard's summary and history from the stream. A stack that
     # needs neither (a test of the load path) may go without: on MiniStack, which polls a
     # stream's mappings one after the other, the time it takes delays check_stock's alerts.

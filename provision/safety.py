@@ -1,0 +1,55 @@
+"""Keeping a stack's data safe: the parts that hold data (which `destroy` keeps unless asked
+to delete them), point-in-time recovery on the inventory table, and log groups that expire
+instead of growing for ever."""
+
+from __future__ import annotations
+
+from provision.resources import Aws, Changes, ignore_missing
+from provision.stack import Stack
+
+# The retention periods CloudWatch Logs accepts, in days.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653)  # fmt: skip
+
+
+def data_tables(stack: Stack) -> tuple[str, ...]:
+    """The tables `destroy` keeps: the inventory, what was loaded and alerted, and the
+    dashboard's figures and history (the summary is kept with the history, whose `~latest`
+    items record what the summary counted)."""
+    return (
+        stack.table,
+        stack.snapshots_table,
+        stack.sent_alerts_table,
+        stack.summary_table,
+        stack.history_table,
+    )
+
+
+def ensure_point_in_time_recovery(aws: Aws, table: str, changes: Changes) -> None:
+    """Continuous backups of `table`: any second of the last 35 days can be restored."""
+    found = aws.dynamodb.describe_continuous_backups(TableName=table)
+    recovery = found["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {})
+    if recovery.get("PointInTimeRecoveryStatus") != "ENABLED":
+        aws.dynamodb.update_continuous_backups(
+            TableName=table,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+        )
+        changes.record("updated", "table point-in-time recovery", table)
+
+
+def ensure_log_group(aws: Aws, name: str, retention_days: int, changes: Changes) -> None:
+    """The log group `name`, its events deleted after `retention_days`. Made before the
+    function first logs, which would otherwise create it with no expiry."""
+    if retention_days not in LOG_RETENTION_DAYS:
+        raise ValueError(f"log retention of {retention_days} days: CloudWatch Logs takes one of "
+                         f"{', '.join(map(str, LOG_RETENTION_DAYS))}")  # fmt: skip
+    groups = aws.logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
+    group = next((group for group in groups if group["logGroupName"] == name), None)
+    if group is None:
+        ignore_missing(
+            lambda: aws.logs.create_log_group(logGroupName=name), "ResourceAlreadyExistsException"
+        )
+        changes.record("created", "log group", name)
+    if group is None or group.get("retentionInDays") != retention_days:
+        aws.logs.put_retention_policy(logGroupName=name, retentionInDays=retention_days)
+        changes.record("updated", "log group retention", name)
