@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         help="destroy also the tables that hold data and the user pool (kept by default)",
     )
     parser.add_argument("--email", help="subscribe this address to the alerts (up)")
+    parser.add_argument(
+        "--alarm-email", help="subscribe this operator's address to the stack's alarms (up)"
+    )
     parser.add_argument("--sms", help="subscribe this phone number (E.164) to the alerts (up)")
     parser.add_argument(
         "--max-file-mb", type=int, help="largest file the loader accepts (up; default 50)"
@@ -119,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
                 settings = replace(settings, history_retention_days=args.history_days)
             say(f"provisioning stack {stack.name!r} on {target} ({stack.region})")
             changes = Changes(echo=say)
-            result = deploy.up(aws, stack, settings, args.email, args.sms, changes)
+            result = deploy.up(
+                aws, stack, settings, args.email, args.sms, changes, args.alarm_email
+            )
             if args.dashboard_user and not result.get("dashboard_url"):
                 say(f"--dashboard-user {args.dashboard_user}: ignored, there is no dashboard")
             elif args.dashboard_user:

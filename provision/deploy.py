@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from provision import dashboard, inbox, packaging, policies, safety
+from provision import alarms, dashboard, inbox, packaging, policies, safety
 from provision.resources import (
     Aws,
     Changes,
@@ -90,8 +90,10 @@ def up(
     email: str | None = None,
     sms: str | None = None,
     changes: Changes | None = None,
+    alarm_email: str | None = None,
 ) -> dict[str, Any]:
-    """Build the stack, or bring an existing one in line; returns its outputs."""
+    """Build the stack, or bring an existing one in line; returns its outputs. `alarm_email`
+    subscribes an operator to the alarms."""
     settings = settings or Settings()
     changes = changes or Changes()
 
@@ -215,17 +217,39 @@ def up(
     # The dashboard: Cognito sign-in, an HTTP API over the table, the site in its own bucket.
     dashboard_outputs = dashboard.ensure(aws, stack, settings, RUNTIME, changes)
 
-    # Each function's log group, so that its events expire (the function would make it on
-    # first logging without an expiry).
-    made = {
-        "track_stock": settings.stock_tracking,
-        "inventory_api": bool(dashboard_outputs.get("dashboard_url")),
-    }
-    for short, function in function_names(stack).items():
-        if made.get(short, True):
-            group = f"/aws/lambda/{function}"
-            safety.ensure_log_group(aws, group, settings.log_retention_days, changes)
+    # What operators need: log groups that expire, and alarms.
+    has_dashboard = bool(dashboard_outputs.get("dashboard_url"))
+    ensure_operations(aws, stack, settings, has_dashboard, alarm_email, changes)
     return {**_outputs(aws, stack, topic_arn, alerts_url), **dashboard_outputs}
+
+
+def ensure_operations(
+    aws: Aws,
+    stack: Stack,
+    settings: Settings,
+    has_dashboard: bool,
+    alarm_email: str | None,
+    changes: Changes,
+) -> None:
+    """Each deployed function's log group with its retention, and the stack's alarms."""
+    made = {"track_stock": settings.stock_tracking, "inventory_api": has_dashboard}
+    functions = [name for short, name in function_names(stack).items() if made.get(short, True)]
+    # Made here, so that its events expire (the function would make it on first logging
+    # without an expiry).
+    for function in functions:
+        group = f"/aws/lambda/{function}"
+        safety.ensure_log_group(aws, group, settings.log_retention_days, changes)
+    api = dashboard.find_http_api(aws, dashboard.Names(stack).api) if has_dashboard else None
+    api_id = str(api["ApiId"]) if api else None
+    specs = alarms.alarm_specs(stack, functions, stack.check_function, api_id)
+    # A run that skips the dashboard leaves its alarms as they are, like the rest of it.
+    managed = [
+        name
+        for short, name in function_names(stack).items()
+        if short != "inventory_api" or has_dashboard
+    ]
+    possible = alarms.possible_alarm_names(stack, managed, dashboard=has_dashboard)
+    alarms.ensure_alarms(aws, stack, specs, possible, alarm_email, changes)
 
 
 def connect_uploads(
@@ -465,6 +489,8 @@ def destroy(
     `keep_data`, the tables that hold data and the dashboard's user pool stay (the command
     line's default: `destroy --delete-data` removes them too)."""
     changes = changes or Changes()
+    possible = alarms.possible_alarm_names(stack, list(function_names(stack).values()))
+    alarms.delete_alarms(aws, stack, possible, changes)
     dashboard.destroy(aws, stack, changes, keep_users=keep_data)
     delete_function(aws, stack.track_function, changes)
     delete_function(aws, stack.check_function, changes)
