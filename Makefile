@@ -101,5 +101,5 @@ bench-quick: $(INSTALLED) ## The benchmark at small sizes, to keep it working (a
 
 # DASHBOARD_USER=name creates that user first (password: DASHBOARD_PASSWORD, else generated).
 dashboard: $(INSTALLED) ## Print the dashboard URL and how to sign in
-	@$(EMULATOR_ENV) $(PY) -m provision.dashboard --stack $(STACK) \
+	@$(EMULATOR_ENV) $(PY) -m provision.dashboard_command --stack $(STACK) \
 		$(if $(DASHBOARD_USER),--user $(DASHBOARD_USER))

@@ -5,13 +5,11 @@ client, and the static site (site/ plus its config.json) in its own S3 bucket.
 `deploy.up` calls `ensure`, `deploy.destroy` calls `destroy`. On a target without Cognito or
 API Gateway v2 (LocalStack's free tier) both say so in one sentence and do nothing.
 
-`python -m provision.dashboard [--stack NAME] [--user NAME]` prints the dashboard's address
-and how to sign in, creating a user first if asked (`make dashboard`).
+`make dashboard` is `provision/dashboard_command.py`.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -24,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from provision import packaging, policies
 from provision.resources import (
@@ -40,7 +38,7 @@ from provision.resources import (
     error_code,
     ignore_missing,
 )
-from provision.stack import DEFAULT_STACK, Settings, Stack
+from provision.stack import Settings, Stack
 
 SITE = Path(__file__).resolve().parent.parent / "site"
 SITE_FILES = {
@@ -853,60 +851,3 @@ def announce_password(username: str, password: str) -> None:
         "(shown once: keep it, or set DASHBOARD_PASSWORD and run again to change it)",
         file=sys.stderr,
     )
-
-
-# ---------------------------------------------------------------- make dashboard
-
-
-def main(argv: list[str] | None = None) -> int:
-    from provision import deploy  # deploy imports this module
-
-    parser = argparse.ArgumentParser(
-        prog="python -m provision.dashboard",
-        description="Print the dashboard's address and how to sign in.",
-    )
-    parser.add_argument("--stack", default=DEFAULT_STACK)
-    parser.add_argument("--endpoint-url", help="emulator endpoint (default: $AWS_ENDPOINT_URL)")
-    parser.add_argument("--region")
-    parser.add_argument(
-        "--user", help="create this user first (password: $DASHBOARD_PASSWORD, else generated)"
-    )
-    args = parser.parse_args(argv)
-    try:
-        aws = deploy.connect(args.endpoint_url, args.region)
-        stack = deploy.locate(aws, args.stack)
-        reason = unsupported_reason(aws)
-        if reason:
-            print(reason, file=sys.stderr)
-            return 1
-        if args.user:
-            generated = ensure_user(aws, stack, args.user, password_from_environment(), Changes())
-            if generated:
-                announce_password(args.user, generated)
-        found = outputs(aws, stack)
-        if not found["dashboard_url"]:
-            raise DashboardError(
-                f"stack {stack.name!r} has no dashboard here: run `make up` (or "
-                "`python -m provision up`) first"
-            )
-        users = list_users(aws, found["dashboard"]["user_pool_id"])
-    except DashboardError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except (ClientError, BotoCoreError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"Dashboard: {found['dashboard_url']}")
-    if users:
-        print(f"Sign in as one of: {', '.join(users)}.")
-        print("Another user: make dashboard DASHBOARD_USER=name (DASHBOARD_PASSWORD=... to choose")
-        print("the password; otherwise one is generated and printed once).")
-    else:
-        print("No users yet: make dashboard DASHBOARD_USER=name creates one, with the password")
-        print("in DASHBOARD_PASSWORD or a generated one printed once (12+ characters, upper and")
-        print("lower case and a digit).")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -457,7 +457,7 @@ def test_the_command_line_creates_a_user_once_and_prints_the_password_once(
 ):
     # given no DASHBOARD_PASSWORD: the password is generated
     from provision.__main__ import main as provision_main
-    from provision.dashboard import main as dashboard_main
+    from provision.dashboard_command import main as dashboard_main
 
     monkeypatch.delenv("DASHBOARD_PASSWORD", raising=False)
     target = ["--stack", stack["stack"], *(["--endpoint-url", endpoint] if endpoint else [])]
@@ -475,7 +475,7 @@ def test_the_command_line_creates_a_user_once_and_prints_the_password_once(
     assert "password" not in second.err
     assert json.loads(second.out)["dashboard_url"] == board.url
 
-    # and `make dashboard` (python -m provision.dashboard) prints the address and the users
+    # and `make dashboard` (python -m provision.dashboard_command) prints the address and the users
     assert dashboard_main(target) == 0
     printed = capsys.readouterr().out
     assert f"Dashboard: {board.url}" in printed
