@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         aws = deploy.connect(args.endpoint_url, args.region)
         stack = deploy.locate(aws, args.stack)
-        target = aws.endpoint_url or f"AWS account {stack.account}"
+        target = deploy.target_name(aws, stack)
         if args.command == "up":
             settings = Settings()
             if args.max_file_mb:

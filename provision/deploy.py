@@ -83,6 +83,11 @@ def locate(aws: Aws, name: str) -> Stack:
     return Stack(name, str(identity["Account"]), aws.session.region_name, partition)
 
 
+def target_name(aws: Aws, stack: Stack) -> str:
+    """Where the stack lives, for the commands to say: the emulator's address, or the account."""
+    return aws.endpoint_url or f"AWS account {stack.account}"
+
+
 def up(
     aws: Aws,
     stack: Stack,

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: FN={args.function!r}: choose one of {known}", file=sys.stderr)
                 return 2
             functions = {args.function: functions[args.function]}
-        target = aws.endpoint_url or f"AWS account {stack.account}"
+        target = deploy.target_name(aws, stack)
         print(
             f"following the logs of {', '.join(functions)} on {target} (Ctrl-C stops)",
             file=sys.stderr,

@@ -59,7 +59,7 @@ def run_follower(
         if url is None:
             print(f"error: stack {stack.name!r} has no queue {name}: {missing}", file=sys.stderr)
             return 1
-        target = aws.endpoint_url or f"AWS account {stack.account}"
+        target = deploy.target_name(aws, stack)
         print(f"waiting for messages in {name} on {target} (Ctrl-C stops)", file=sys.stderr)
         follow_queue(aws, url, render, sys.stdout)
     except KeyboardInterrupt:

@@ -4,7 +4,7 @@ instead of growing for ever."""
 
 from __future__ import annotations
 
-from provision.resources import Aws, Changes, ignore_missing
+from provision.resources import Aws, Changes
 from provision.stack import Stack
 
 # The retention periods CloudWatch Logs accepts, in days.
@@ -46,9 +46,7 @@ def ensure_log_group(aws: Aws, name: str, retention_days: int, changes: Changes)
     groups = aws.logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
     group = next((group for group in groups if group["logGroupName"] == name), None)
     if group is None:
-        ignore_missing(
-            lambda: aws.logs.create_log_group(logGroupName=name), "ResourceAlreadyExistsException"
-        )
+        aws.logs.create_log_group(logGroupName=name)
         changes.record("created", "log group", name)
     if group is None or group.get("retentionInDays") != retention_days:
         aws.logs.put_retention_policy(logGroupName=name, retentionInDays=retention_days)

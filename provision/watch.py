@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         for source in redeployer.redeploy_changed():
             print(f"updated {source} ({redeployer.functions[source]}): it ran older code",
                   flush=True)  # fmt: skip
-        target = aws.endpoint_url or f"AWS account {stack.account}"
+        target = deploy.target_name(aws, stack)
         print(
             f"watching {packaging.LAMBDAS} for {', '.join(redeployer.functions)} on {target} "
             "(Ctrl-C stops)",
