@@ -7,11 +7,16 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
+from provision.resources import Aws
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -28,6 +33,14 @@ def use_fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     for name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL")]:
         monkeypatch.delenv(name)  # the general one and every service's (AWS_ENDPOINT_URL_S3)
+
+
+@contextmanager
+def moto_account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    """An empty moto account, and the clients provisioning uses on it."""
+    use_fake_credentials(monkeypatch)
+    with mock_aws():
+        yield Aws(boto3.Session(region_name=REGION), None)
 
 
 def create_sent_alerts_table() -> Any:

@@ -7,14 +7,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 from types import SimpleNamespace
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from provision import alarms, deploy
-from provision.resources import Aws, Changes
+from provision.resources import Changes
 from provision.stack import Settings, Stack
-from tests.unit.fakes import REGION, use_fake_credentials
+from tests.unit.fakes import REGION, moto_account
 
 SETTINGS = Settings(dashboard=False)  # moto's API Gateway needs a package we do not install
 
@@ -45,10 +43,8 @@ def test_the_alarms_cover_errors_parked_events_falling_behind_and_the_apis_5xx()
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
-    use_fake_credentials(monkeypatch)
     monkeypatch.setattr(deploy.dashboard, "destroy", lambda *_, **__: None)  # no dashboard
-    with mock_aws():
-        clients = Aws(boto3.Session(region_name=REGION), None)
+    with moto_account(monkeypatch) as clients:
         yield SimpleNamespace(clients=clients, stack=deploy.locate(clients, "shop"))
 
 

@@ -12,16 +12,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 from types import SimpleNamespace
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from inventory.adapters.sent_alerts import EXPIRY_ATTRIBUTE
 from provision import __main__ as cli
 from provision import deploy, packaging, policies
-from provision.resources import Aws, Changes
+from provision.resources import Changes
 from provision.stack import Settings, Stack
-from tests.unit.fakes import REGION, use_fake_credentials
+from tests.unit.fakes import REGION, moto_account
 
 STACK = "unit"
 # The dashboard needs Cognito and API Gateway v2, which it provisions on its own; left out here.
@@ -42,9 +40,7 @@ def zips_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
     """An empty moto account; the clients provisioning uses, and the stack's names."""
-    use_fake_credentials(monkeypatch)
-    with mock_aws():
-        clients = Aws(boto3.Session(region_name=REGION), None)
+    with moto_account(monkeypatch) as clients:
         yield SimpleNamespace(clients=clients, stack=deploy.locate(clients, STACK))
 
 

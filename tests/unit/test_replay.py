@@ -8,15 +8,12 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from provision import replay
-from provision.resources import Aws
 from provision.stack import Stack
-from tests.unit.fakes import ACCOUNT, REGION, use_fake_credentials
+from tests.unit.fakes import ACCOUNT, REGION, moto_account
 
 STACK = Stack("unit", ACCOUNT, REGION)
 
@@ -48,9 +45,7 @@ class FakeLambda:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
-    use_fake_credentials(monkeypatch)
-    with mock_aws():
-        clients = Aws(boto3.Session(region_name=REGION), None)
+    with moto_account(monkeypatch) as clients:
         url = clients.sqs.create_queue(QueueName=STACK.load_failures_queue)["QueueUrl"]
         fake = FakeLambda()
         clients._clients["lambda"] = fake

@@ -7,24 +7,20 @@ from collections.abc import Iterator
 from dataclasses import replace
 from types import SimpleNamespace
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from provision import deploy, safety
-from provision.resources import Aws, Changes
+from provision.resources import Changes
 from provision.stack import Settings
-from tests.unit.fakes import REGION, use_fake_credentials
+from tests.unit.fakes import moto_account
 
 SETTINGS = Settings(dashboard=False)  # moto's API Gateway needs a package we do not install
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
-    use_fake_credentials(monkeypatch)
     monkeypatch.setattr(deploy.dashboard, "destroy", lambda *_, **__: None)  # no dashboard
-    with mock_aws():
-        clients = Aws(boto3.Session(region_name=REGION), None)
+    with moto_account(monkeypatch) as clients:
         stack = deploy.locate(clients, "safe")
         deploy.up(clients, stack, SETTINGS)
         yield SimpleNamespace(clients=clients, stack=stack)
