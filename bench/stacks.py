@@ -19,17 +19,22 @@ from typing import Any
 
 import boto3
 
-from provision import deploy, packaging, policies
+from provision import deploy, description, packaging, policies
 from provision.resources import (
     Aws,
     Changes,
     FunctionSpec,
+    StreamMappingSpec,
     delete_role,
     delete_table,
+    ensure_async_invoke_config,
     ensure_bucket,
+    ensure_bucket_notification,
     ensure_function,
+    ensure_invoke_permission,
     ensure_queue,
     ensure_role,
+    ensure_stream_mapping,
     ensure_subscription,
     ensure_table,
     ensure_topic,
@@ -145,8 +150,20 @@ def deploy_baseline(aws: Aws, name: str, changes: Changes) -> tuple[Stack, Targe
         ),
         changes,
     )
-    # No retries: a failed load must not be retried into the next measurement.
-    deploy.connect_uploads(aws, stack, load_arn, 0, changes)
+    # No retries: a failed load must not be retried into the next measurement. S3 invokes
+    # the lab's loader itself, as the tutorial's does (no queue between).
+    ensure_async_invoke_config(
+        aws, stack.load_function, 0, stack.queue_arn(stack.load_failures_queue), changes
+    )
+    ensure_invoke_permission(
+        aws,
+        stack.load_function,
+        "s3.amazonaws.com",
+        stack.bucket_arn(stack.uploads_bucket),
+        stack.account,
+        changes,
+    )
+    ensure_bucket_notification(aws, stack.uploads_bucket, load_arn, changes)
 
     ensure_function(
         aws,
@@ -162,13 +179,17 @@ def deploy_baseline(aws: Aws, name: str, changes: Changes) -> tuple[Stack, Targe
         changes,
     )
     # The lab's mapping has no filter: every record invokes its function.
-    deploy.connect_stream(
+    ensure_stream_mapping(
         aws,
-        stack,
-        stream_arn,
-        Settings(stream_batch_size=LAB_STREAM_BATCH_SIZE),
+        StreamMappingSpec(
+            function=stack.check_function,
+            stream_arn=stream_arn,
+            batch_size=LAB_STREAM_BATCH_SIZE,
+            max_retries=Settings().stream_max_retries,
+            max_record_age_seconds=Settings().stream_max_record_age_seconds,
+            on_failure_arn=stack.queue_arn(stack.alert_failures_queue),
+        ),
         changes,
-        filter_patterns=(),
     )
     return stack, Target(
         name="baseline",
@@ -221,7 +242,7 @@ def _lab_function(
     name: str, source: str, role_arn: str, timeout: int, env: dict[str, str]
 ) -> FunctionSpec:
     return packaging.function_spec(
-        name, handler_zip(source), role_arn, deploy.RUNTIME, timeout, LAB_MEMORY_MB, env
+        name, handler_zip(source), role_arn, description.RUNTIME, timeout, LAB_MEMORY_MB, env
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from provision import awslocal, dashboard, deploy, replay, summary
+from provision import awslocal, dashboard, deploy, description, replay, summary
 from provision.resources import Changes, GaveUp
 from provision.stack import DEFAULT_STACK, Settings
 
@@ -41,7 +41,7 @@ def _alert_events(text: str) -> tuple[str, ...]:
     """argparse type: alert event names, comma-separated."""
     events = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
     try:
-        deploy.alert_filter(events)
+        description.alert_filter(events)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return events

@@ -25,7 +25,7 @@ class AlarmSpec:
     description: str
     namespace: str
     metric: str
-    dimensions: tuple[tuple[str, str], ...]
+    dimensions: tuple[tuple[str, Any], ...]  # a value may be a reference (description.Ref)
     statistic: str  # Sum or Maximum
     threshold: float
     period_seconds: int = 60
@@ -56,7 +56,7 @@ def alarms_topic(stack: Stack) -> str:
 
 
 def alarm_specs(
-    stack: Stack, functions: list[str], stream_function: str, api_id: str | None
+    stack: Stack, functions: list[str], stream_function: str, api_id: Any
 ) -> list[AlarmSpec]:
     """The stack's alarms: `functions` (Lambda names) erring, any message in a failure queue,
     `stream_function`'s iterator age, and the HTTP API `api_id`'s 5xx (if it has one)."""
@@ -133,7 +133,7 @@ def ensure_alarms(
         ensure_subscription(aws, topic_arn, "email", alarm_email, {}, changes)
         actions = [topic_arn]
     cloudwatch = aws.client("cloudwatch")
-    present = {alarm["AlarmName"]: alarm for alarm in _stack_alarms(aws, possible)}
+    present = {alarm["AlarmName"]: alarm for alarm in stack_alarms(aws, possible)}
     for spec in specs:
         wanted = spec.request(actions)
         if not _same(present.get(spec.name), wanted):
@@ -147,12 +147,17 @@ def ensure_alarms(
 
 
 def delete_alarms(aws: Aws, stack: Stack, possible: list[str], changes: Changes) -> None:
-    names = [alarm["AlarmName"] for alarm in _stack_alarms(aws, possible)]
+    names = [alarm["AlarmName"] for alarm in stack_alarms(aws, possible)]
     if names:
         aws.client("cloudwatch").delete_alarms(AlarmNames=names)
         for name in names:
             changes.record("deleted", "alarm", name)
     delete_topic(aws, alarms_topic(stack), changes)
+
+
+def delete_alarm(aws: Aws, name: str, changes: Changes) -> None:
+    aws.client("cloudwatch").delete_alarms(AlarmNames=[name])
+    changes.record("deleted", "alarm", name)
 
 
 def possible_alarm_names(stack: Stack, functions: list[str], dashboard: bool = True) -> list[str]:
@@ -163,7 +168,7 @@ def possible_alarm_names(stack: Stack, functions: list[str], dashboard: bool = T
     return [spec.name for spec in alarm_specs(stack, functions, stack.check_function, api_id)]
 
 
-def _stack_alarms(aws: Aws, names: list[str]) -> list[dict[str, Any]]:
+def stack_alarms(aws: Aws, names: list[str]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for start in range(0, len(names), 100):  # DescribeAlarms takes up to 100 names
         response = aws.client("cloudwatch").describe_alarms(

@@ -198,13 +198,17 @@ def inventory_api_function(
         runtime,
         FUNCTION_TIMEOUT,
         FUNCTION_MEMORY_MB,
-        {
-            "TABLE_NAME": stack.table,
-            "SUMMARY_TABLE": stack.summary_table,
-            "HISTORY_TABLE": stack.history_table,
-            "LOW_STOCK_THRESHOLD": str(settings.low_stock_threshold),
-        },
+        inventory_api_environment(stack, settings),
     )
+
+
+def inventory_api_environment(stack: Stack, settings: Settings) -> dict[str, str]:
+    return {
+        "TABLE_NAME": stack.table,
+        "SUMMARY_TABLE": stack.summary_table,
+        "HISTORY_TABLE": stack.history_table,
+        "LOW_STOCK_THRESHOLD": str(settings.low_stock_threshold),
+    }
 
 
 def site_policy(stack: Stack, bucket: str) -> dict[str, Any]:
@@ -377,17 +381,20 @@ def destroy(aws: Aws, stack: Stack, changes: Changes, keep_users: bool = False) 
         changes.record("deleted", "http api", names.api)
     delete_function(aws, names.function, changes)
     delete_role(aws, names.role, changes)
-    pool_id = find_user_pool(aws, names.user_pool)
-    if pool_id is not None and keep_users:
-        changes.note(f"kept     user pool {names.user_pool} (destroy --delete-data removes it)")
-    elif pool_id is not None:
-        aws.client("cognito-idp").delete_user_pool(UserPoolId=pool_id)
-        changes.record("deleted", "user pool", names.user_pool)
+    if not keep_users:
+        delete_user_pool(aws, names.user_pool, changes)
     delete_bucket(aws, names.site_bucket, changes)
     delete_log_group(aws, f"/aws/lambda/{names.function}", changes)
 
 
 # ---------------------------------------------------------------- Cognito
+
+
+def delete_user_pool(aws: Aws, name: str, changes: Changes) -> None:
+    pool_id = find_user_pool(aws, name)
+    if pool_id is not None:
+        aws.client("cognito-idp").delete_user_pool(UserPoolId=pool_id)
+        changes.record("deleted", "user pool", name)
 
 
 def find_user_pool(aws: Aws, name: str) -> str | None:

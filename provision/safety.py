@@ -1,28 +1,14 @@
-"""Keeping a stack's data safe: the parts that hold data (which `destroy` keeps unless asked
-to delete them), point-in-time recovery on the inventory table, and log groups that expire
-instead of growing for ever."""
+"""Keeping a stack's data safe: point-in-time recovery on the inventory table, and log groups
+that expire instead of growing for ever. (What holds data, which `destroy` keeps unless asked,
+is marked in provision.description.)"""
 
 from __future__ import annotations
 
 from provision.resources import Aws, Changes
-from provision.stack import Stack
 
 # The retention periods CloudWatch Logs accepts, in days.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
                       1827, 2192, 2557, 2922, 3288, 3653)  # fmt: skip
-
-
-def data_tables(stack: Stack) -> tuple[str, ...]:
-    """The tables `destroy` keeps: the inventory, what was loaded and alerted, and the
-    dashboard's figures and history (the summary is kept with the history, whose `~latest`
-    items record what the summary counted)."""
-    return (
-        stack.table,
-        stack.snapshots_table,
-        stack.sent_alerts_table,
-        stack.summary_table,
-        stack.history_table,
-    )
 
 
 def ensure_point_in_time_recovery(aws: Aws, table: str, changes: Changes) -> None:

@@ -23,7 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from provision import dashboard, deploy
+from provision import dashboard, deploy, description
 from provision.emulator import enforce_iam_from_environment
 from provision.resources import Aws, Changes, wait_until
 from provision.stack import Settings
@@ -432,7 +432,7 @@ def test_outputs_report_the_dashboard(aws, stack, board):
 def test_destroy_removes_the_dashboard(aws, board):
     # given a second dashboard (the rest of its stack is not needed for this)
     located = deploy.locate(aws, f"dash-{uuid.uuid4().hex[:6]}")
-    made = dashboard.ensure(aws, located, Settings(), deploy.RUNTIME, Changes())
+    made = dashboard.ensure(aws, located, Settings(), description.RUNTIME, Changes())
     names = dashboard.Names(located)
     assert made["dashboard_url"]
 

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from provision import deploy
+from provision import deploy, description
 from provision.resources import Aws, Changes, ignore_missing, wait_until
 from provision.stack import Settings
 from provision.uploads import s3_event
@@ -243,8 +243,8 @@ def test_the_stream_mapping_is_provisioned_with_its_retry_limits_and_failure_que
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "FilterCriteria": {
             "Filters": [
-                {"Pattern": deploy.OUT_OF_STOCK_RECORDS},
-                {"Pattern": deploy.LOW_STOCK_RECORDS},
+                {"Pattern": description.OUT_OF_STOCK_RECORDS},
+                {"Pattern": description.LOW_STOCK_RECORDS},
             ]
         },
     }

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import uuid
 
-from provision import alarms, dashboard, deploy, safety
+from provision import alarms, dashboard, deploy
 from provision.__main__ import main as provision_main
 from provision.resources import Aws
+from provision.stack import Stack
 
 
 def test_destroy_keeps_the_data_and_the_users_until_told_to_and_removes_the_alarms(
@@ -38,7 +39,7 @@ def test_destroy_keeps_the_data_and_the_users_until_told_to_and_removes_the_alar
 
         # then its tables and user pool are still there, and its functions are not
         tables = set(aws.dynamodb.list_tables()["TableNames"])
-        assert set(safety.data_tables(located)) <= tables
+        assert set(data_tables(located)) <= tables
         assert (dashboard.find_user_pool(aws, pool) is not None) == had_pool
         functions = {f["FunctionName"] for f in aws.lambda_.list_functions()["Functions"]}
         assert located.load_function not in functions
@@ -49,7 +50,19 @@ def test_destroy_keeps_the_data_and_the_users_until_told_to_and_removes_the_alar
 
         # then nothing of it is left
         tables = set(aws.dynamodb.list_tables()["TableNames"])
-        assert not set(safety.data_tables(located)) & tables
+        assert not set(data_tables(located)) & tables
         assert dashboard.find_user_pool(aws, pool) is None
     finally:
         deploy.destroy(aws, located)
+
+
+def data_tables(stack: Stack) -> tuple[str, ...]:
+    """The tables destroy keeps: the inventory, what was loaded and alerted, and the
+    dashboard's figures and history."""
+    return (
+        stack.table,
+        stack.snapshots_table,
+        stack.sent_alerts_table,
+        stack.summary_table,
+        stack.history_table,
+    )

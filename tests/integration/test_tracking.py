@@ -7,7 +7,7 @@ import json
 import uuid
 from typing import Any
 
-from provision import deploy
+from provision import description
 from provision.resources import Aws, Changes, ensure_queue, ensure_subscription, wait_until
 from tests.integration.support import PATIENCE
 
@@ -39,7 +39,7 @@ def _low_stock_queue(aws: Aws, stack: dict[str, Any]) -> str:
         ],
     }
     aws.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-    attributes = {"RawMessageDelivery": "true", **deploy.alert_filter(("low_stock",))}
+    attributes = {"RawMessageDelivery": "true", **description.alert_filter(("low_stock",))}
     ensure_subscription(aws, topic_arn, "sqs", arn, attributes, Changes())
     return url
 

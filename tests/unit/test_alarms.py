@@ -43,7 +43,6 @@ def test_the_alarms_cover_errors_parked_events_falling_behind_and_the_apis_5xx()
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
-    monkeypatch.setattr(deploy.dashboard, "destroy", lambda *_, **__: None)  # no dashboard
     with moto_account(monkeypatch) as clients:
         yield SimpleNamespace(clients=clients, stack=deploy.locate(clients, "shop"))
 

@@ -11,7 +11,7 @@ import pytest
 
 from provision import deploy, safety
 from provision.resources import Changes
-from provision.stack import Settings
+from provision.stack import Settings, Stack
 from tests.unit.fakes import moto_account
 
 SETTINGS = Settings(dashboard=False)  # moto's API Gateway needs a package we do not install
@@ -19,7 +19,6 @@ SETTINGS = Settings(dashboard=False)  # moto's API Gateway needs a package we do
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
-    monkeypatch.setattr(deploy.dashboard, "destroy", lambda *_, **__: None)  # no dashboard
     with moto_account(monkeypatch) as clients:
         stack = deploy.locate(clients, "safe")
         deploy.up(clients, stack, SETTINGS)
@@ -33,8 +32,8 @@ def test_destroy_keeps_the_data_tables_unless_asked_and_removes_the_rest(aws):
 
     # then the five tables that hold data stay, and say so; functions and queues are gone
     tables = set(aws.clients.dynamodb.list_tables()["TableNames"])
-    assert tables == set(safety.data_tables(aws.stack))
-    assert all(any(table in note and "kept" in note for note in notes) for table in tables)
+    assert tables == set(data_tables(aws.stack))
+    assert all(any(table in note and "keep" in note for note in notes) for table in tables)
     assert aws.clients.lambda_.list_functions()["Functions"] == []
     assert aws.clients.sqs.list_queues().get("QueueUrls", []) == []
 
@@ -88,3 +87,15 @@ def test_a_retention_cloudwatch_does_not_offer_is_refused_with_the_ones_it_does(
     # given / when / then
     with pytest.raises(ValueError, match="takes one of 1, 3, 5, 7, 14, 30"):
         safety.ensure_log_group(aws.clients, "/aws/lambda/x", 10, Changes())
+
+
+def data_tables(stack: Stack) -> tuple[str, ...]:
+    """The tables destroy keeps: the inventory, what was loaded and alerted, and the
+    dashboard's figures and history."""
+    return (
+        stack.table,
+        stack.snapshots_table,
+        stack.sent_alerts_table,
+        stack.summary_table,
+        stack.history_table,
+    )
