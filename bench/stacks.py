@@ -20,22 +20,17 @@ from typing import Any
 import boto3
 
 from provision import deploy, packaging, policies
-from provision.resources import (
-    Aws,
-    Changes,
+from provision.aws import Aws, Changes
+from provision.functions import (
     FunctionSpec,
     delete_role,
-    delete_table,
-    ensure_bucket,
     ensure_function,
-    ensure_queue,
     ensure_role,
-    ensure_subscription,
-    ensure_table,
-    ensure_topic,
     session_as_new_role,
 )
 from provision.stack import Settings, Stack
+from provision.storage import delete_table, ensure_bucket, ensure_table
+from provision.topics_and_queues import ensure_queue, ensure_subscription, ensure_topic
 
 BASELINE = Path(__file__).resolve().parent / "baseline"
 TABLE_KEYS = [("store", "HASH"), ("item", "RANGE")]

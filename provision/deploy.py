@@ -9,38 +9,41 @@ from typing import Any
 
 import boto3
 
-from provision import alarms, dashboard, inbox, packaging, policies, safety
-from provision.resources import (
-    Aws,
-    Changes,
+from provision import alarms, dashboard, dashboard_api, inbox, packaging, policies, safety
+from provision.aws import Aws, Changes
+from provision.functions import (
     FunctionSpec,
-    IndexSpec,
     StreamMappingSpec,
-    delete_bucket,
     delete_function,
     delete_log_group,
-    delete_queue,
     delete_role,
-    delete_table,
-    delete_topic,
     ensure_async_invoke_config,
-    ensure_bucket,
-    ensure_bucket_notification,
     ensure_event_source_mapping,
     ensure_function,
     ensure_invoke_permission,
-    ensure_queue,
     ensure_reserved_concurrency,
     ensure_role,
     ensure_stream_mapping,
-    ensure_subscription,
+)
+from provision.stack import LEVEL_INDEX, Settings, Stack
+from provision.storage import (
+    IndexSpec,
+    delete_bucket,
+    delete_table,
+    ensure_bucket,
+    ensure_bucket_notification,
     ensure_table,
     ensure_time_to_live,
+)
+from provision.topics_and_queues import (
+    delete_queue,
+    delete_topic,
+    ensure_queue,
+    ensure_subscription,
     ensure_topic,
     find_topic,
     queue_url,
 )
-from provision.stack import LEVEL_INDEX, Settings, Stack
 
 RUNTIME = "python3.11"
 # Failed events wait here for an operator; 14 days is SQS's longest retention.
@@ -244,7 +247,7 @@ def ensure_operations(
     for function in functions:
         group = f"/aws/lambda/{function}"
         safety.ensure_log_group(aws, group, settings.log_retention_days, changes)
-    api = dashboard.find_http_api(aws, dashboard.Names(stack).api) if has_dashboard else None
+    api = dashboard_api.find_http_api(aws, dashboard.Names(stack).api) if has_dashboard else None
     api_id = str(api["ApiId"]) if api else None
     specs = alarms.alarm_specs(stack, functions, stack.check_function, api_id)
     # A run that skips the dashboard leaves its alarms as they are, like the rest of it.

@@ -4,7 +4,7 @@ instead of growing for ever."""
 
 from __future__ import annotations
 
-from provision.resources import Aws, Changes
+from provision.aws import Aws, Changes
 from provision.stack import Stack
 
 # The retention periods CloudWatch Logs accepts, in days.

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import uuid
 
-from provision import alarms, dashboard, deploy, safety
+from provision import alarms, dashboard, dashboard_cognito, deploy, safety
 from provision.__main__ import main as provision_main
-from provision.resources import Aws
+from provision.aws import Aws
 
 
 def test_destroy_keeps_the_data_and_the_users_until_told_to_and_removes_the_alarms(
@@ -21,7 +21,7 @@ def test_destroy_keeps_the_data_and_the_users_until_told_to_and_removes_the_alar
     pool = dashboard.Names(located).user_pool
     try:
         assert provision_main(["up", *target, "--alarm-email", "ops@example.com"]) == 0
-        had_pool = dashboard.find_user_pool(aws, pool) is not None
+        had_pool = dashboard_cognito.find_user_pool(aws, pool) is not None
         possible = alarms.possible_alarm_names(
             located, list(deploy.function_names(located).values())
         )
@@ -39,7 +39,7 @@ def test_destroy_keeps_the_data_and_the_users_until_told_to_and_removes_the_alar
         # then its tables and user pool are still there, and its functions are not
         tables = set(aws.dynamodb.list_tables()["TableNames"])
         assert set(safety.data_tables(located)) <= tables
-        assert (dashboard.find_user_pool(aws, pool) is not None) == had_pool
+        assert (dashboard_cognito.find_user_pool(aws, pool) is not None) == had_pool
         functions = {f["FunctionName"] for f in aws.lambda_.list_functions()["Functions"]}
         assert located.load_function not in functions
         assert cloudwatch.describe_alarms(AlarmNames=possible)["MetricAlarms"] == []
@@ -50,6 +50,6 @@ def test_destroy_keeps_the_data_and_the_users_until_told_to_and_removes_the_alar
         # then nothing of it is left
         tables = set(aws.dynamodb.list_tables()["TableNames"])
         assert not set(safety.data_tables(located)) & tables
-        assert dashboard.find_user_pool(aws, pool) is None
+        assert dashboard_cognito.find_user_pool(aws, pool) is None
     finally:
         deploy.destroy(aws, located)

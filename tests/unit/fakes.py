@@ -16,7 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from provision.resources import Aws
+from provision.aws import Aws
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
