@@ -32,6 +32,7 @@ from bench import burst, cost, dashboard, measure, memory, profile, report, stac
 from bench.data import InventoryFile
 from bench.stacks import Target
 from provision import deploy
+from provision.aws import Aws, Changes
 from provision.emulator import (
     MiniStack,
     enforce_iam_from_environment,
@@ -39,7 +40,6 @@ from provision.emulator import (
     stop_process,
     wait_healthy,
 )
-from provision.resources import Aws, Changes
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results"

@@ -13,7 +13,7 @@ from bench.data import HEADER, InventoryFile
 from bench.measure import Say, measure_load, take_alerts, verify_rows, wait_queued
 from bench.stacks import Target
 from bench.stats import ratio
-from provision.resources import Aws
+from provision.aws import Aws
 
 ROWS_PER_FILE = 100
 UPLOADERS = 8  # stores uploading at the same moment

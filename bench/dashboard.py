@@ -14,8 +14,8 @@ from typing import Any
 
 from bench import stats
 from bench.seed import Tables, seed_store
-from provision import dashboard, deploy
-from provision.resources import Aws, Changes
+from provision import dashboard_users, deploy
+from provision.aws import Aws, Changes
 from provision.stack import Settings
 
 # A chain of 50 stores at every size (2,000 items each at 100,000), so what grows from one
@@ -84,7 +84,7 @@ def measure(
         if not outputs.get("dashboard_url"):
             results["skipped"] = outputs.get("dashboard", {}).get("skipped", "no dashboard")
             return results
-        dashboard.ensure_user(aws, stack, USER, PASSWORD, Changes())
+        dashboard_users.ensure_user(aws, stack, USER, PASSWORD, Changes())
         token = sign_in(aws, outputs["dashboard"]["app_client_id"])
         api = outputs["dashboard"]["api_url"].rstrip("/")
         tables = Tables(stack.table, stack.summary_table, stack.history_table)

@@ -27,7 +27,7 @@ from botocore.config import Config
 from bench.data import HEADER, RUNS_OUT, InventoryFile, latency_rows
 from bench.stacks import Target
 from bench.stats import ratio
-from provision.resources import Aws
+from provision.aws import Aws
 from provision.uploads import read_report, s3_event
 
 Say = Callable[[str], None]

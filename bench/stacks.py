@@ -20,27 +20,21 @@ from typing import Any
 import boto3
 
 from provision import deploy, description, packaging, policies
-from provision.resources import (
-    Aws,
-    Changes,
+from provision.aws import Aws, Changes
+from provision.functions import (
     FunctionSpec,
     StreamMappingSpec,
     delete_role,
-    delete_table,
     ensure_async_invoke_config,
-    ensure_bucket,
-    ensure_bucket_notification,
     ensure_function,
     ensure_invoke_permission,
-    ensure_queue,
     ensure_role,
     ensure_stream_mapping,
-    ensure_subscription,
-    ensure_table,
-    ensure_topic,
     session_as_new_role,
 )
 from provision.stack import Settings, Stack
+from provision.storage import delete_table, ensure_bucket, ensure_bucket_notification, ensure_table
+from provision.topics_and_queues import ensure_queue, ensure_subscription, ensure_topic
 
 BASELINE = Path(__file__).resolve().parent / "baseline"
 TABLE_KEYS = [("store", "HASH"), ("item", "RANGE")]

@@ -13,8 +13,8 @@ from dataclasses import replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from provision import awslocal, dashboard, deploy, description, replay, summary
-from provision.resources import Changes, GaveUp
+from provision import awslocal, dashboard, dashboard_users, deploy, description, replay, summary
+from provision.aws import Changes, GaveUp
 from provision.stack import DEFAULT_STACK, Settings
 
 
@@ -128,12 +128,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.dashboard_user and not result.get("dashboard_url"):
                 say(f"--dashboard-user {args.dashboard_user}: ignored, there is no dashboard")
             elif args.dashboard_user:
-                password = dashboard.password_from_environment()
-                generated = dashboard.ensure_user(
+                password = dashboard_users.password_from_environment()
+                generated = dashboard_users.ensure_user(
                     aws, stack, args.dashboard_user, password, changes
                 )
                 if generated:
-                    dashboard.announce_password(args.dashboard_user, generated)
+                    dashboard_users.announce_password(args.dashboard_user, generated)
             say(f"{len(changes.made)} change(s)" if changes.made else "already up to date")
             hint = awslocal.usage_line(aws.endpoint_url, stack.uploads_bucket)
             if hint:

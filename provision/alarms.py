@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from provision.resources import Aws, Changes, delete_topic, ensure_subscription, ensure_topic
+from provision.aws import Aws, Changes
 from provision.stack import Stack
+from provision.topics_and_queues import delete_topic, ensure_subscription, ensure_topic
 
 # Alerts more than this far behind the table's changes: the stream consumer is falling behind.
 ITERATOR_AGE_LIMIT_MS = 60_000

@@ -8,8 +8,8 @@ import sys
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from provision import dashboard, deploy
-from provision.resources import Changes
+from provision import dashboard, dashboard_users, deploy
+from provision.aws import Changes
 from provision.stack import DEFAULT_STACK
 
 
@@ -33,18 +33,18 @@ def main(argv: list[str] | None = None) -> int:
             print(reason, file=sys.stderr)
             return 1
         if args.user:
-            generated = dashboard.ensure_user(
-                aws, stack, args.user, dashboard.password_from_environment(), Changes()
+            generated = dashboard_users.ensure_user(
+                aws, stack, args.user, dashboard_users.password_from_environment(), Changes()
             )
             if generated:
-                dashboard.announce_password(args.user, generated)
+                dashboard_users.announce_password(args.user, generated)
         found = dashboard.outputs(aws, stack)
         if not found["dashboard_url"]:
             raise dashboard.DashboardError(
                 f"stack {stack.name!r} has no dashboard here: run `make up` (or "
                 "`python -m provision up`) first"
             )
-        users = dashboard.list_users(aws, found["dashboard"]["user_pool_id"])
+        users = dashboard_users.list_users(aws, found["dashboard"]["user_pool_id"])
     except dashboard.DashboardError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -11,10 +11,11 @@ from typing import Any
 import boto3
 
 from provision import dashboard, executor, planner
+from provision.aws import Aws, Changes
 from provision.description import People, Resource, describe, everything
 from provision.planner import Change
-from provision.resources import Aws, Changes, find_topic, queue_url
 from provision.stack import Settings, Stack
+from provision.topics_and_queues import find_topic, queue_url
 
 
 class StackNotFound(Exception):

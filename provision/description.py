@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from provision import alarms, dashboard, packaging, policies
+from provision import alarms, dashboard, dashboard_api, packaging, policies
 from provision.stack import LEVEL_INDEX, Settings, Stack
 
 RUNTIME = "python3.11"
@@ -411,7 +411,7 @@ def _dashboard(stack: Stack, settings: Settings) -> Iterator[Resource]:
     properties = {
         "AppClient": names.app_client,
         "Api": names.api,
-        "Routes": list(dashboard.ROUTES),
+        "Routes": list(dashboard_api.ROUTES),
         "SiteBucket": names.site_bucket,
         "Role": _role(names.role, dashboard.inventory_api_policy(stack, names)).properties,
         "Function": function.properties,

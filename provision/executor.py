@@ -10,34 +10,37 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from provision import alarms, dashboard, packaging, safety
+from provision import alarms, dashboard, dashboard_cognito, packaging, safety
+from provision.aws import Aws, Changes
 from provision.description import RUNTIME, Resource
-from provision.planner import Change, Resolver, Unknown
-from provision.resources import (
-    Aws,
-    Changes,
-    IndexSpec,
-    delete_bucket,
+from provision.functions import (
     delete_function,
     delete_log_group,
-    delete_queue,
     delete_role,
-    delete_table,
-    delete_topic,
     ensure_async_invoke_config,
-    ensure_bucket,
-    ensure_bucket_notification,
     ensure_event_source_mapping,
     ensure_function,
-    ensure_queue,
     ensure_reserved_concurrency,
     ensure_role,
-    ensure_subscription,
+)
+from provision.planner import Change, Resolver, Unknown
+from provision.stack import Settings, Stack
+from provision.storage import (
+    IndexSpec,
+    delete_bucket,
+    delete_table,
+    ensure_bucket,
+    ensure_bucket_notification,
     ensure_table,
     ensure_time_to_live,
+)
+from provision.topics_and_queues import (
+    delete_queue,
+    delete_topic,
+    ensure_queue,
+    ensure_subscription,
     ensure_topic,
 )
-from provision.stack import Settings, Stack
 
 Apply = Callable[[Aws, Stack, Settings, Resource, dict[str, Any], Changes], None]
 
@@ -170,7 +173,7 @@ def _alarm(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
 
 def _user_pool(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
                wanted: dict[str, Any], changes: Changes) -> None:  # fmt: skip
-    dashboard.ensure_user_pool(aws, resource.name, changes)
+    dashboard_cognito.ensure_user_pool(aws, resource.name, changes)
 
 
 def _dashboard(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
@@ -204,7 +207,9 @@ DELETERS: dict[str, Callable[[Aws, Stack, Resource, Changes], None]] = {
     "function": lambda aws, stack, resource, changes: delete_function(aws, resource.name, changes),
     "log_group": lambda aws, stack, r, changes: delete_log_group(aws, r.name, changes),
     "alarm": lambda aws, stack, resource, changes: alarms.delete_alarm(aws, resource.name, changes),
-    "user_pool": lambda aws, stack, r, changes: dashboard.delete_user_pool(aws, r.name, changes),
+    "user_pool": lambda aws, stack, r, changes: dashboard_cognito.delete_user_pool(
+        aws, r.name, changes
+    ),
     # Its user pool is a resource of its own, kept or deleted as the plan says.
     "dashboard": lambda aws, stack, r, changes: dashboard.destroy(aws, stack, changes, True),
 }

@@ -15,8 +15,9 @@ import json
 
 from provision import policies
 from provision.alert_text import Recipient
-from provision.resources import Aws, Changes, delete_queue, ensure_queue, ensure_subscription
+from provision.aws import Aws, Changes
 from provision.stack import Stack
+from provision.topics_and_queues import delete_queue, ensure_queue, ensure_subscription
 
 PEOPLE_PROTOCOLS = ("email", "sms")
 

@@ -18,8 +18,8 @@ from typing import Any, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from provision import deploy
+from provision.aws import Aws, missing
 from provision.log_lines import format_event
-from provision.resources import Aws, missing
 from provision.stack import DEFAULT_STACK
 
 POLL_SECONDS = 1.0

@@ -19,8 +19,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from provision import deploy, inbox
 from provision.alert_text import alert_line, inbox_lines
-from provision.resources import Aws, queue_url
+from provision.aws import Aws
 from provision.stack import DEFAULT_STACK, Stack
+from provision.topics_and_queues import queue_url
 
 
 def follow_queue(

@@ -17,7 +17,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from provision.resources import FunctionSpec
+from provision.functions import FunctionSpec
 
 LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
 REQUIREMENTS = LAMBDAS / "requirements.txt"

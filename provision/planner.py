@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from provision import alarms, dashboard, packaging
+from provision import alarms, dashboard, dashboard_api, dashboard_cognito, packaging
+from provision.aws import Aws, ignore_missing
 from provision.description import Ref, Resource, Target
-from provision.resources import Aws, find_topic, ignore_missing, queue_url
 from provision.stack import Stack
+from provision.topics_and_queues import find_topic, queue_url
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ class Resolver:
             table = _describe_table(self.aws, ref.name)
             found = (table or {}).get("LatestStreamArn")
         elif (ref.kind, ref.attribute) == ("http_api", "Id"):
-            found = (dashboard.find_http_api(self.aws, ref.name) or {}).get("ApiId")
+            found = (dashboard_api.find_http_api(self.aws, ref.name) or {}).get("ApiId")
         else:
             raise ValueError(f"no way to look up {ref}")
         return found if found is not None else Unknown(f"{ref.kind} {ref.name}'s {ref.attribute}")
@@ -374,14 +375,14 @@ def _read_alarm(aws: Aws, resolve: Resolver, resource: Resource) -> dict[str, An
 
 
 def _read_user_pool(aws: Aws, resolve: Resolver, resource: Resource) -> dict[str, Any] | None:
-    return {} if dashboard.find_user_pool(aws, resource.name) else None
+    return {} if dashboard_cognito.find_user_pool(aws, resource.name) else None
 
 
 def _read_dashboard(aws: Aws, resolve: Resolver, resource: Resource) -> dict[str, Any] | None:
     wanted = resource.properties
-    pool = dashboard.find_user_pool(aws, dashboard.Names(resolve.stack).user_pool)
-    client = dashboard.find_app_client(aws, pool, wanted["AppClient"]) if pool else None
-    api = dashboard.find_http_api(aws, wanted["Api"])
+    pool = dashboard_cognito.find_user_pool(aws, dashboard.Names(resolve.stack).user_pool)
+    client = dashboard_cognito.find_app_client(aws, pool, wanted["AppClient"]) if pool else None
+    api = dashboard_api.find_http_api(aws, wanted["Api"])
     names = dashboard.Names(resolve.stack)
     role = _read_role(aws, resolve, Resource("role", names.role, wanted["Role"]))
     function = _read_function(

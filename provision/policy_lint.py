@@ -12,7 +12,7 @@ from typing import Any
 
 import parliament
 
-from provision import dashboard, policies
+from provision import dashboard, dashboard_site, policies
 from provision.stack import Stack
 
 # An example stack: the documents differ between stacks only in names.
@@ -30,7 +30,7 @@ def documents() -> dict[str, dict[str, Any]]:
         "alerts queue": policies.alerts_queue_policy(EXAMPLE),
         "uploads bucket": policies.tls_only_bucket_policy(EXAMPLE, EXAMPLE.uploads_bucket),
         "inventory_api role": dashboard.inventory_api_policy(EXAMPLE, DASHBOARD),
-        "dashboard site bucket": dashboard.site_policy(EXAMPLE, DASHBOARD.site_bucket),
+        "dashboard site bucket": dashboard_site.site_policy(EXAMPLE, DASHBOARD.site_bucket),
     }
 
 

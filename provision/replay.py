@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from provision.resources import Aws, queue_url
+from provision.aws import Aws
 from provision.stack import Stack
+from provision.topics_and_queues import queue_url
 
 # Long enough to invoke the function for every message received in one go.
 _VISIBILITY_SECONDS = 60

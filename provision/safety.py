@@ -4,7 +4,7 @@ is marked in provision.description.)"""
 
 from __future__ import annotations
 
-from provision.resources import Aws, Changes
+from provision.aws import Aws, Changes
 
 # The retention periods CloudWatch Logs accepts, in days.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from inventory.tracking import COUNTERS, LATEST, SEPARATOR, ItemState, contribution, sequence_key
-from provision.resources import Aws, ignore_missing
+from provision.aws import Aws, ignore_missing
 from provision.stack import Stack
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from inventory.report import report_key_for
-from provision.resources import Aws, ignore_missing, wait_until
+from provision.aws import Aws, ignore_missing, wait_until
 
 # A small file's report comes within seconds; four minutes leave room for a machine four
 # times slower than a good day, a cold loader, and a queue of uploads ahead of it.

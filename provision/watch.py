@@ -22,8 +22,8 @@ from typing import TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from provision import deploy, packaging
+from provision.aws import Aws, ignore_missing, wait_until
 from provision.packaging import PackagingError
-from provision.resources import Aws, ignore_missing, wait_until
 from provision.stack import DEFAULT_STACK
 
 # How often the tree is looked at: a change is seen within this, well inside the 2 s a

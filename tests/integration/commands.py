@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from provision.resources import wait_until
+from provision.aws import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 

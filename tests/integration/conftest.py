@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from provision import deploy
+from provision.aws import Aws
 from provision.emulator import (
     MiniStack,
     docker_engine_running,
@@ -28,7 +29,6 @@ from provision.emulator import (
     stop_process,
     wait_healthy,
 )
-from provision.resources import Aws
 from provision.stack import Settings
 from tests.integration.support import PATIENCE, AlertInbox, Pipeline
 

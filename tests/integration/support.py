@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from provision.resources import Aws
+from provision.aws import Aws
 from provision.uploads import REPORT_TIMEOUT, upload_and_wait_for_report
 
 # How long one step of a test's work (a file's load, its alerts, a retry) may take: sized for

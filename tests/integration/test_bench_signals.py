@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from provision.aws import wait_until
 from provision.emulator import is_our_ministack, stop_process
-from provision.resources import wait_until
 from tests.integration.support import PATIENCE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,9 +23,16 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from provision import dashboard, deploy, description
+from provision import (
+    dashboard,
+    dashboard_api,
+    dashboard_cognito,
+    dashboard_users,
+    deploy,
+    description,
+)
+from provision.aws import Aws, Changes, wait_until
 from provision.emulator import enforce_iam_from_environment
-from provision.resources import Aws, Changes, wait_until
 from provision.stack import Settings
 from provision.uploads import upload_and_wait_for_report
 from tests.integration.support import PATIENCE, is_ministack, require_dashboard
@@ -119,7 +126,7 @@ def board(stack: dict[str, Any]) -> Dashboard:
 def user(aws: Aws, stack: dict[str, Any], board: Dashboard) -> tuple[str, str]:
     """A dashboard user of the session's stack: (username, password)."""
     located = deploy.locate(aws, stack["stack"])
-    dashboard.ensure_user(aws, located, "staff", _PASSWORD, Changes())
+    dashboard_users.ensure_user(aws, located, "staff", _PASSWORD, Changes())
     return "staff", _PASSWORD
 
 
@@ -440,8 +447,8 @@ def test_destroy_removes_the_dashboard(aws, board):
     dashboard.destroy(aws, located, Changes())
 
     # then
-    assert dashboard.find_user_pool(aws, names.user_pool) is None
-    assert dashboard.find_http_api(aws, names.api) is None
+    assert dashboard_cognito.find_user_pool(aws, names.user_pool) is None
+    assert dashboard_api.find_http_api(aws, names.api) is None
     assert names.site_bucket not in [b["Name"] for b in aws.s3.list_buckets()["Buckets"]]
     functions = [f["FunctionName"] for f in aws.lambda_.list_functions()["Functions"]]
     assert names.function not in functions

@@ -17,8 +17,8 @@ import pytest
 
 from bench.dashboard import CHAIN_STORES, counts, seed_chain, shares
 from bench.seed import Tables
-from provision import dashboard, deploy
-from provision.resources import Aws, Changes
+from provision import dashboard_users, deploy
+from provision.aws import Aws, Changes
 from provision.stack import Settings
 from tests.integration import test_dashboard_browser as in_the_browser
 from tests.integration.support import require_dashboard
@@ -42,7 +42,7 @@ def chain(aws: Aws) -> Iterator[dict[str, Any]]:
     try:
         outputs = deploy.up(aws, located, Settings(stock_tracking=False))
         require_dashboard(outputs)
-        dashboard.ensure_user(aws, located, "browser", PASSWORD, Changes())
+        dashboard_users.ensure_user(aws, located, "browser", PASSWORD, Changes())
         tables = Tables(located.table, located.summary_table, located.history_table)
         seed_chain(aws.dynamodb, tables, CHAIN_ITEMS)
         yield {"url": outputs["dashboard_url"]}

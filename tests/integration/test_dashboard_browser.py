@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from botocore.exceptions import ClientError
 
-from provision import dashboard, deploy
-from provision.resources import Aws, Changes, wait_until
+from provision import dashboard_users, deploy
+from provision.aws import Aws, Changes, wait_until
 from tests.integration.support import PATIENCE, require_dashboard, unavailable
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
@@ -67,7 +67,7 @@ def dashboard_user(aws: Aws, stack: dict[str, Any]) -> dict[str, str]:
     """The dashboard and a user who may sign in to it, without uploading anything."""
     require_dashboard(stack)
     located = deploy.locate(aws, stack["stack"])
-    dashboard.ensure_user(aws, located, "browser", PASSWORD, Changes())
+    dashboard_users.ensure_user(aws, located, "browser", PASSWORD, Changes())
     return {"url": stack["dashboard_url"]}
 
 

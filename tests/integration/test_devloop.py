@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from provision import deploy, packaging
+from provision.aws import Aws
 from provision.emulator import port_in_use
-from provision.resources import Aws
 from tests.integration.commands import ROOT, RunningCommand
 from tests.integration.conftest import EMULATOR_CREDENTIALS
 from tests.integration.support import PATIENCE

@@ -18,16 +18,9 @@ from botocore.exceptions import ClientError
 from inventory.report import report_key_for
 from provision import __main__ as cli
 from provision import deploy, policies
+from provision.aws import Aws, Changes, error_code, ignore_missing, wait_until
 from provision.emulator import enforce_iam_from_environment
-from provision.resources import (
-    Aws,
-    Changes,
-    delete_role,
-    error_code,
-    ignore_missing,
-    session_as_new_role,
-    wait_until,
-)
+from provision.functions import delete_role, session_as_new_role
 from provision.stack import Settings, Stack
 from provision.uploads import read_report, s3_event, upload_and_wait_for_report
 from tests.integration.support import PATIENCE, AlertInbox, Pipeline, invoke, is_ministack

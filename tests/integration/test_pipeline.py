@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from provision import deploy, description
-from provision.resources import Aws, Changes, ignore_missing, wait_until
+from provision.aws import Aws, Changes, ignore_missing, wait_until
 from provision.stack import Settings
 from provision.uploads import s3_event
 from tests.integration.support import PATIENCE, invoke

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import uuid
 
-from provision import alarms, dashboard, deploy
+from provision import alarms, dashboard, dashboard_cognito, deploy
 from provision.__main__ import main as provision_main
-from provision.resources import Aws
+from provision.aws import Aws
 from provision.stack import Stack
 
 
@@ -22,7 +22,7 @@ def test_destroy_keeps_the_data_and_the_users_until_told_to_and_removes_the_alar
     pool = dashboard.Names(located).user_pool
     try:
         assert provision_main(["up", *target, "--alarm-email", "ops@example.com"]) == 0
-        had_pool = dashboard.find_user_pool(aws, pool) is not None
+        had_pool = dashboard_cognito.find_user_pool(aws, pool) is not None
         possible = alarms.possible_alarm_names(
             located, list(deploy.function_names(located).values())
         )

@@ -8,7 +8,8 @@ import uuid
 from typing import Any
 
 from provision import description
-from provision.resources import Aws, Changes, ensure_queue, ensure_subscription, wait_until
+from provision.aws import Aws, Changes, wait_until
+from provision.topics_and_queues import ensure_queue, ensure_subscription
 from tests.integration.support import PATIENCE
 
 

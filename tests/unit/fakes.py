@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 
 from provision import dashboard
-from provision.resources import Aws
+from provision.aws import Aws
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account

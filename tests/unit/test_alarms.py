@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from provision import alarms, deploy
-from provision.resources import Changes
+from provision.aws import Changes
 from provision.stack import Settings, Stack
 from tests.unit.fakes import REGION, moto_account
 

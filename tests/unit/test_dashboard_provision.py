@@ -11,23 +11,20 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from provision import dashboard
+from provision import dashboard, dashboard_users
+from provision.aws import Aws, Changes
 from provision.dashboard import (
-    CONFIG_KEY,
-    PASSWORD_POLICY,
-    SITE,
-    SITE_FILES,
     UNSUPPORTED,
     Names,
     addresses,
-    generate_password,
     inventory_api_function,
     inventory_api_policy,
     site_config,
-    site_policy,
     unsupported_reason,
 )
-from provision.resources import Aws, Changes
+from provision.dashboard_cognito import PASSWORD_POLICY
+from provision.dashboard_site import CONFIG_KEY, SITE, SITE_FILES, site_policy
+from provision.dashboard_users import generate_password
 from provision.stack import Settings, Stack
 
 STACK = Stack("inventory", "123456789012", "eu-west-1")
@@ -351,9 +348,9 @@ def test_the_password_comes_from_dashboard_password(monkeypatch):
     monkeypatch.setenv("DASHBOARD_PASSWORD", "Chosen-Passw0rd")
 
     # when / then
-    assert dashboard.password_from_environment() == "Chosen-Passw0rd"
+    assert dashboard_users.password_from_environment() == "Chosen-Passw0rd"
     monkeypatch.setenv("DASHBOARD_PASSWORD", "")
-    assert dashboard.password_from_environment() is None
+    assert dashboard_users.password_from_environment() is None
 
 
 # ---------------------------------------------------------------- the site

@@ -9,7 +9,7 @@ import pytest
 
 from provision import __main__ as cli
 from provision import deploy
-from provision.resources import Aws
+from provision.aws import Aws
 from provision.stack import Settings, Stack
 
 

@@ -17,7 +17,7 @@ import pytest
 from inventory.adapters.sent_alerts import EXPIRY_ATTRIBUTE
 from provision import __main__ as cli
 from provision import deploy, packaging, policies
-from provision.resources import Changes
+from provision.aws import Changes
 from provision.stack import Settings, Stack
 from tests.unit.fakes import REGION, moto_account
 

@@ -12,18 +12,13 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from provision import resources
-from provision.resources import (
-    Aws,
-    Changes,
+from provision.aws import Aws, Changes, GaveUp, Patience, while_role_propagates
+from provision.functions import (
     FunctionSpec,
-    GaveUp,
-    Patience,
     StreamMappingSpec,
     ensure_async_invoke_config,
     ensure_function,
     ensure_stream_mapping,
-    while_role_propagates,
 )
 
 REGION = "us-east-1"
@@ -67,8 +62,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """The clock provisioning waits for IAM with, for this test."""
     fake = FakeClock()
     monkeypatch.setattr(
-        resources,
-        "ROLE_PROPAGATION",
+        "provision.aws.ROLE_PROPAGATION",
         Patience(timeout=60, sleep=fake.sleep, clock=fake.monotonic),
     )
     return fake

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from provision import deploy, safety
-from provision.resources import Changes
+from provision.aws import Changes
 from provision.stack import Settings, Stack
 from tests.unit.fakes import moto_account
 

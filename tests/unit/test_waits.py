@@ -7,20 +7,19 @@ from types import SimpleNamespace
 
 import pytest
 
-from provision import resources
-from provision.resources import wait_until
+from provision.aws import wait_until
 
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
-    """time.monotonic and time.sleep as resources sees them: sleeping advances the clock."""
+    """time.monotonic and time.sleep as provision.aws sees them: sleeping advances the clock."""
     state = SimpleNamespace(now=0.0)
 
     def sleep(seconds: float) -> None:
         state.now += seconds
 
     monkeypatch.setattr(
-        resources, "time", SimpleNamespace(monotonic=lambda: state.now, sleep=sleep)
+        "provision.aws.time", SimpleNamespace(monotonic=lambda: state.now, sleep=sleep)
     )
     return state
 

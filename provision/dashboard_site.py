@@ -1,0 +1,134 @@
+"""The dashboard's static site: site/ and its config.json, in an S3 bucket of its own whose
+policy lets anyone read those files and nothing else."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from provision.aws import Aws, Changes, ignore_missing
+from provision.stack import Stack
+
+SITE = Path(__file__).resolve().parent.parent / "site"
+SITE_FILES = {
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+CONFIG_KEY = "config.json"
+
+
+def site_policy(stack: Stack, bucket: str) -> dict[str, Any]:
+    """Anyone may read the site's own files, and nothing else: no listing, no other keys."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PublicSiteFiles",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": [
+                    f"{stack.bucket_arn(bucket)}/{key}" for key in sorted([*SITE_FILES, CONFIG_KEY])
+                ],
+            }
+        ],
+    }
+
+
+def ensure_site_bucket(aws: Aws, stack: Stack, bucket: str, changes: Changes) -> None:
+    """A bucket served as a website, its site files readable by anyone, encrypted at rest.
+
+    Public ACLs stay blocked; only the bucket policy may grant public reads, and it grants
+    s3:GetObject on the site's own keys.
+    """
+    s3 = aws.s3
+    if ignore_missing(lambda: s3.head_bucket(Bucket=bucket), "404", "NoSuchBucket") is None:
+        options: dict[str, Any] = {}
+        if stack.region != "us-east-1":
+            options["CreateBucketConfiguration"] = {"LocationConstraint": stack.region}
+        s3.create_bucket(Bucket=bucket, **options)
+        changes.record("created", "bucket", bucket)
+    public_policy_only = {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": False,
+    }
+    current_block = ignore_missing(
+        lambda: s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"],
+        "NoSuchPublicAccessBlockConfiguration",
+    )
+    if current_block != public_policy_only:
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=public_policy_only)
+        changes.record("updated", "bucket public access block", bucket)
+    rules = ignore_missing(
+        lambda: s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"],
+        "ServerSideEncryptionConfigurationNotFoundError",
+    )
+    algorithms = [
+        rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")
+        for rule in (rules or {}).get("Rules", [])
+    ]
+    if algorithms != ["AES256"]:
+        s3.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        )
+        changes.record("updated", "bucket encryption", bucket)
+    website = {"IndexDocument": {"Suffix": "index.html"}}
+    current_website = ignore_missing(
+        lambda: s3.get_bucket_website(Bucket=bucket), "NoSuchWebsiteConfiguration"
+    )
+    if (current_website or {}).get("IndexDocument") != website["IndexDocument"]:
+        s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=website)
+        changes.record("updated", "bucket website", bucket)
+    wanted_policy = site_policy(stack, bucket)
+    current_policy = ignore_missing(
+        lambda: s3.get_bucket_policy(Bucket=bucket)["Policy"], "NoSuchBucketPolicy"
+    )
+    if current_policy is None or json.loads(current_policy) != wanted_policy:
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(wanted_policy))
+        changes.record("updated", "bucket policy", bucket)
+
+
+def site_files(config: dict[str, Any]) -> dict[str, tuple[bytes, str]]:
+    """Each key of the site: its bytes and content type."""
+    files = {key: ((SITE / key).read_bytes(), kind) for key, kind in SITE_FILES.items()}
+    files[CONFIG_KEY] = (
+        (json.dumps(config, indent=2, sort_keys=True) + "\n").encode(),
+        "application/json; charset=utf-8",
+    )
+    return files
+
+
+def upload_site(aws: Aws, bucket: str, config: dict[str, Any], changes: Changes) -> None:
+    """Upload each site file whose bytes or headers differ from what is there.
+
+    `no-cache` makes browsers revalidate, so a redeployed page or configuration shows at once.
+    """
+    for key, (body, content_type) in site_files(config).items():
+        head = _head(aws, bucket, key)
+        if (
+            head is not None
+            and head.get("ETag", "").strip('"')
+            == hashlib.md5(body, usedforsecurity=False).hexdigest()
+            and head.get("ContentType") == content_type
+            and head.get("CacheControl") == "no-cache"
+        ):
+            continue
+        aws.s3.put_object(
+            Bucket=bucket, Key=key, Body=body, ContentType=content_type, CacheControl="no-cache"
+        )
+        changes.record("updated", "site file", key)
+
+
+def _head(aws: Aws, bucket: str, key: str) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = ignore_missing(
+        lambda: aws.s3.head_object(Bucket=bucket, Key=key)
+    )
+    return found
