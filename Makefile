@@ -18,7 +18,7 @@ EMULATOR_ENV := AWS_ENDPOINT_URL=$(ENDPOINT) AWS_ACCESS_KEY_ID=test AWS_SECRET_A
 TARGET ?= emulator
 TARGET_ENV := $(if $(filter aws,$(TARGET)),env -u AWS_ENDPOINT_URL,$(EMULATOR_ENV))
 
-.PHONY: help venv up down outputs demo replay-failed destroy deploy test unit integration e2e lint bench bench-quick dashboard \
+.PHONY: help venv up down outputs plan plan-aws template demo replay-failed destroy deploy test unit integration e2e lint bench bench-quick dashboard \
 	logs alerts inbox watch
 
 help: ## Show the targets
@@ -52,6 +52,15 @@ replay-failed: $(INSTALLED) ## Re-drive the uploads the loader gave up on (after
 destroy: $(INSTALLED) ## Remove the local stack, its data too (the emulator keeps running)
 	$(EMULATOR_ENV) $(PY) -m provision destroy --delete-data --stack $(STACK)
 
+plan: $(INSTALLED) ## What `make up` would change on the local stack; changes nothing
+	@$(EMULATOR_ENV) $(PY) -m provision plan --stack $(STACK)
+
+plan-aws: $(INSTALLED) ## What `make deploy` would change in your AWS account; changes nothing
+	@env -u AWS_ENDPOINT_URL $(PY) -m provision plan --stack $(STACK)
+
+template: $(INSTALLED) ## Write build/inventory.template.json (CloudFormation) and its zips
+	$(PY) -m provision template --stack $(STACK)
+
 deploy: $(INSTALLED) ## Provision on real AWS (your profile and region; no endpoint override)
 	env -u AWS_ENDPOINT_URL $(PY) -m provision up --stack $(STACK)
 
@@ -83,11 +92,13 @@ integration: $(INSTALLED) ## Integration tests on a fresh emulator (MiniStack or
 e2e: $(INSTALLED) ## Integration tests against the emulator `make up` runs
 	E2E_ENDPOINT=$(ENDPOINT) $(EMULATOR_ENV) $(PY) -m pytest tests/integration
 
-lint: $(INSTALLED) ## ruff, mypy and parliament (IAM policies)
+lint: $(INSTALLED) ## ruff, mypy, parliament (IAM policies), cfn-lint (the template), actionlint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) -m provision.policy_lint
+	$(PY) -m provision template --stack $(STACK) --quiet
+	$(VENV)/bin/cfn-lint build/$(STACK).template.json
 	$(VENV)/bin/actionlint .github/workflows/ci.yml
 
 # Arguments for the benchmark, e.g. BENCH_ARGS="--endpoint http://127.0.0.1:4566" or "--sizes 1000".

@@ -1,4 +1,4 @@
-"""python -m provision [up|outputs|destroy|replay-failed|rebuild-summary] [--stack NAME] ...
+"""python -m provision [up|plan|outputs|destroy|replay-failed|rebuild-summary|template] ...
 
 With no endpoint (flag or AWS_ENDPOINT_URL) it targets real AWS, with the usual profile and
 region resolution of boto3.
@@ -13,8 +13,19 @@ from dataclasses import replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from provision import awslocal, dashboard, dashboard_users, deploy, description, replay, summary
+from provision import (
+    awslocal,
+    dashboard,
+    dashboard_users,
+    deploy,
+    description,
+    planner,
+    replay,
+    summary,
+    template,
+)
 from provision.aws import Changes, GaveUp
+from provision.model import People
 from provision.stack import DEFAULT_STACK, Settings
 
 
@@ -47,13 +58,37 @@ def _alert_events(text: str) -> tuple[str, ...]:
     return events
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings `up` and `plan` were given; the defaults for the rest."""
+    settings = Settings()
+    if args.max_file_mb:
+        settings = replace(settings, max_file_bytes=args.max_file_mb * 1024 * 1024)
+    if args.low_stock_threshold is not None:  # 0 is a choice, not a default
+        settings = replace(settings, low_stock_threshold=args.low_stock_threshold)
+    if args.no_dashboard:
+        settings = replace(settings, dashboard=False)
+    if args.alert_events:
+        settings = replace(settings, alert_events=args.alert_events)
+    if args.history_days:
+        settings = replace(settings, history_retention_days=args.history_days)
+    return settings
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m provision", description=__doc__.split("\n")[0])
     parser.add_argument(
         "command",
         nargs="?",
         default="up",
-        choices=["up", "outputs", "destroy", "replay-failed", "rebuild-summary"],
+        choices=[
+            "up",
+            "plan",
+            "outputs",
+            "destroy",
+            "replay-failed",
+            "rebuild-summary",
+            "template",
+        ],
     )
     parser.add_argument("--stack", default=DEFAULT_STACK, help="name every resource derives from")
     parser.add_argument("--endpoint-url", help="emulator endpoint (default: $AWS_ENDPOINT_URL)")
@@ -63,34 +98,36 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="destroy also the tables that hold data and the user pool (kept by default)",
     )
-    parser.add_argument("--email", help="subscribe this address to the alerts (up)")
+    parser.add_argument("--email", help="subscribe this address to the alerts (up, plan)")
     parser.add_argument(
-        "--alarm-email", help="subscribe this operator's address to the stack's alarms (up)"
+        "--alarm-email", help="subscribe this operator's address to the stack's alarms (up, plan)"
     )
-    parser.add_argument("--sms", help="subscribe this phone number (E.164) to the alerts (up)")
     parser.add_argument(
-        "--max-file-mb", type=int, help="largest file the loader accepts (up; default 50)"
+        "--sms", help="subscribe this phone number (E.164) to the alerts (up, plan)"
+    )
+    parser.add_argument(
+        "--max-file-mb", type=int, help="largest file the loader accepts (up, plan; default 50)"
     )
     parser.add_argument(
         "--low-stock-threshold",
         type=_non_negative_int,
         metavar="N",
-        help="the dashboard marks items with N or fewer left as low (up; default 5; 0: none)",
+        help="the dashboard marks items with N or fewer left as low (up, plan; default 5; 0: none)",
     )
     parser.add_argument(
         "--alert-events",
         type=_alert_events,
         metavar="EVENTS",
         help="the alerts --email and --sms receive, comma-separated: out_of_stock, low_stock "
-        "(up; default both; the alerts queue always gets both)",
+        "(up, plan; default both; the alerts queue always gets both)",
     )
     parser.add_argument(
         "--history-days",
         type=_days,
         metavar="DAYS",
-        help="keep each item's count history this many days (up; default 90)",
+        help="keep each item's count history this many days (up, plan; default 90)",
     )
-    parser.add_argument("--no-dashboard", action="store_true", help="skip the dashboard (up)")
+    parser.add_argument("--no-dashboard", action="store_true", help="skip the dashboard (up, plan)")
     parser.add_argument(
         "--dashboard-user",
         metavar="NAME",
@@ -104,22 +141,24 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(line, file=sys.stderr)
 
+    if args.command == "template":  # needs no target: account and region are CloudFormation's
+        path = template.write(args.stack, _settings(args))
+        say(f"wrote {path} and the function zips it names ({path.parent / 'functions'})")
+        return 0
     try:
         aws = deploy.connect(args.endpoint_url, args.region)
         stack = deploy.locate(aws, args.stack)
         target = deploy.target_name(aws, stack)
-        if args.command == "up":
-            settings = Settings()
-            if args.max_file_mb:
-                settings = replace(settings, max_file_bytes=args.max_file_mb * 1024 * 1024)
-            if args.low_stock_threshold is not None:  # 0 is a choice, not a default
-                settings = replace(settings, low_stock_threshold=args.low_stock_threshold)
-            if args.no_dashboard:
-                settings = replace(settings, dashboard=False)
-            if args.alert_events:
-                settings = replace(settings, alert_events=args.alert_events)
-            if args.history_days:
-                settings = replace(settings, history_retention_days=args.history_days)
+        if args.command == "plan":
+            say(f"planning stack {stack.name!r} on {target} ({stack.region}); changing nothing")
+            people = People(args.email, args.sms, args.alarm_email)
+            the_plan = deploy.plan(aws, stack, _settings(args), people, Changes(echo=say))
+            for change in the_plan:
+                if change.action != "nothing":
+                    print(change.line)
+            print(planner.summary(the_plan))
+        elif args.command == "up":
+            settings = _settings(args)
             say(f"provisioning stack {stack.name!r} on {target} ({stack.region})")
             changes = Changes(echo=say)
             result = deploy.up(

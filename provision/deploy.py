@@ -12,7 +12,8 @@ import boto3
 
 from provision import dashboard, executor, planner
 from provision.aws import Aws, Changes
-from provision.description import People, Resource, describe, everything
+from provision.description import describe, everything
+from provision.model import People, Resource
 from provision.planner import Change
 from provision.stack import Settings, Stack
 from provision.topics_and_queues import find_topic, queue_url

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from provision import alarms, dashboard, dashboard_api, packaging, policies
+from provision.model import People, Ref, Resource, Target
 from provision.stack import LEVEL_INDEX, Settings, Stack
 
 RUNTIME = "python3.11"
@@ -48,57 +48,6 @@ LOW_STOCK_RECORDS = json.dumps(
 )
 
 
-@dataclass(frozen=True)
-class Ref:
-    """A value resource `kind` `name` has once it exists: its Arn, Url, StreamArn or Id."""
-
-    kind: str
-    name: str
-    attribute: str
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One resource: what it is, its name on the target, and the settings it must have.
-    `keeps_data`: destroy keeps it unless asked (`--delete-data`); the template retains it."""
-
-    kind: str
-    name: str
-    properties: dict[str, Any] = field(hash=False)
-    keeps_data: bool = False
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind} {self.name}"
-
-
-@dataclass(frozen=True)
-class Target:
-    """What of the target shapes the stack: an emulator's plain-HTTP endpoint gets no TLS-only
-    bucket policy (it would refuse its own functions) and gets the inbox queue standing in for
-    email and SMS (no emulator keeps those)."""
-
-    endpoint_url: str | None = None
-    dashboard_supported: bool = True
-
-    @property
-    def tls(self) -> bool:
-        return not (self.endpoint_url or "").startswith("http://")
-
-    @property
-    def emulator(self) -> bool:
-        return self.endpoint_url is not None
-
-
-@dataclass(frozen=True)
-class People:
-    """Who is subscribed: to the alerts (email, SMS) and to the alarms (an operator)."""
-
-    email: str | None = None
-    sms: str | None = None
-    alarm_email: str | None = None
-
-
 def alert_filter(events: tuple[str, ...]) -> dict[str, str]:
     """A subscription's attributes choosing these alert events; none when all are chosen."""
     unknown = set(events) - set(ALERT_EVENTS)
@@ -110,9 +59,10 @@ def alert_filter(events: tuple[str, ...]) -> dict[str, str]:
 
 
 def describe(
-    stack: Stack, settings: Settings, target: Target = Target(), people: People = People()
+    stack: Stack, settings: Settings, target: Target | None = None, people: People | None = None
 ) -> tuple[Resource, ...]:
     """Every resource of the stack, each after the ones it depends on."""
+    target, people = target or Target(), people or People()
     with_dashboard = settings.dashboard and target.dashboard_supported
     return (
         *_storage(stack, target),
@@ -136,23 +86,30 @@ def _storage(stack: Stack, target: Target) -> Iterator[Resource]:
     for bucket in (stack.uploads_bucket, stack.reports_bucket):
         policy = policies.tls_only_bucket_policy(stack, bucket) if target.tls else None
         yield Resource("bucket", bucket, _bucket(policy), keeps_data=False)
-    yield _table(stack.table, [("store", "HASH"), ("item", "RANGE")], stream=True,
-                 indexes=[{"IndexName": LEVEL_INDEX, "Keys": [["level", "HASH"],
-                                                              ["store", "RANGE"]]}],
-                 point_in_time_recovery=True)  # fmt: skip
+    yield _table(
+        stack.table,
+        [("store", "HASH"), ("item", "RANGE")],
+        stream=True,
+        indexes=[{"IndexName": LEVEL_INDEX, "Keys": [["level", "HASH"], ["store", "RANGE"]]}],
+        point_in_time_recovery=True,
+    )
     # The newest snapshot loaded per store, so a file that arrives late cannot overwrite it.
     yield _table(stack.snapshots_table, [("store", "HASH")])
     # The alerts already published, so a stream batch delivered again sends none twice; each
     # entry expires once its stream record can no longer be delivered.
-    yield _table(stack.sent_alerts_table, [("alert_id", "HASH")],
-                 time_to_live=SENT_ALERT_EXPIRY_ATTRIBUTE)  # fmt: skip
+    yield _table(
+        stack.sent_alerts_table, [("alert_id", "HASH")], time_to_live=SENT_ALERT_EXPIRY_ATTRIBUTE
+    )
     # Per-store figures for the dashboard, and each item's count over time (newest first by
     # `at`; its `~latest` item holds the forecast), both kept from the stream by track_stock.
     # Both hold data: the history's `~latest` items record what the summary counted, so
     # keeping one without the other would leave the dashboard's figures wrong.
     yield _table(stack.summary_table, [("store", "HASH")])
-    yield _table(stack.history_table, [("store_item", "HASH"), ("at", "RANGE")],
-                 time_to_live=HISTORY_EXPIRY_ATTRIBUTE)  # fmt: skip
+    yield _table(
+        stack.history_table,
+        [("store_item", "HASH"), ("at", "RANGE")],
+        time_to_live=HISTORY_EXPIRY_ATTRIBUTE,
+    )
 
 
 def _bucket(policy: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:
@@ -233,8 +190,11 @@ def _alerting(
         yield _queue(stack.inbox_queue, {}, inbox_policy)
         yield _subscription(stack, "sqs", Ref("queue", stack.inbox_queue, "Arn"), chosen)
     # Where events that failed every retry wait for an operator.
-    for queue in (stack.load_failures_queue, stack.alert_failures_queue,
-                  stack.track_failures_queue):  # fmt: skip
+    for queue in (
+        stack.load_failures_queue,
+        stack.alert_failures_queue,
+        stack.track_failures_queue,
+    ):
         yield _queue(queue, FAILURE_QUEUE_ATTRIBUTES)
 
 
@@ -327,8 +287,12 @@ def _loading(stack: Stack, settings: Settings) -> Iterator[Resource]:
 
 def _mapping(function: str, source: Ref, settings: dict[str, Any], **on_create: Any) -> Resource:
     """`source` (a stream, a queue) drives `function`; `on_create` is given only at creation."""
-    properties = {"Function": function, "Source": source, "Settings": settings,
-                  "OnCreate": on_create}  # fmt: skip
+    properties = {
+        "Function": function,
+        "Source": source,
+        "Settings": settings,
+        "OnCreate": on_create,
+    }
     return Resource("mapping", f"{function} <- {source.kind} {source.name}", properties)
 
 
@@ -369,8 +333,9 @@ def _checking(stack: Stack, settings: Settings) -> Iterator[Resource]:
         },
     )
     filters = (OUT_OF_STOCK_RECORDS, LOW_STOCK_RECORDS)
-    yield _stream_mapping(stack, stack.check_function, stack.alert_failures_queue, settings,
-                          filters)  # fmt: skip
+    yield _stream_mapping(
+        stack, stack.check_function, stack.alert_failures_queue, settings, filters
+    )
 
 
 def _tracking(stack: Stack, settings: Settings) -> Iterator[Resource]:
@@ -435,9 +400,16 @@ def _operations(
     actions: list[Any] = []
     if people.alarm_email:
         yield Resource("topic", alarms.alarms_topic(stack), {"Attributes": {}})
-        yield Resource("subscription", f"email:{people.alarm_email}", {
-            "Topic": Ref("topic", alarms.alarms_topic(stack), "Arn"),
-            "Protocol": "email", "Endpoint": people.alarm_email, "Attributes": {}})  # fmt: skip
+        yield Resource(
+            "subscription",
+            f"email:{people.alarm_email}",
+            {
+                "Topic": Ref("topic", alarms.alarms_topic(stack), "Arn"),
+                "Protocol": "email",
+                "Endpoint": people.alarm_email,
+                "Attributes": {},
+            },
+        )
         actions = [Ref("topic", alarms.alarms_topic(stack), "Arn")]
     api = Ref("http_api", dashboard.Names(stack).api, "Id") if with_dashboard else None
     for spec in alarms.alarm_specs(stack, functions, stack.check_function, api):

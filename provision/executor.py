@@ -12,7 +12,7 @@ from typing import Any
 
 from provision import alarms, dashboard, dashboard_cognito, packaging, safety
 from provision.aws import Aws, Changes
-from provision.description import RUNTIME, Resource
+from provision.description import RUNTIME
 from provision.functions import (
     delete_function,
     delete_log_group,
@@ -23,7 +23,9 @@ from provision.functions import (
     ensure_reserved_concurrency,
     ensure_role,
 )
-from provision.planner import Change, Resolver, Unknown
+from provision.model import Resource
+from provision.planner import Change
+from provision.readers import Resolver, Unknown
 from provision.stack import Settings, Stack
 from provision.storage import (
     IndexSpec,
@@ -74,18 +76,36 @@ def _first_unknown(value: Any) -> Unknown | None:
     return next((found for child in children if (found := _first_unknown(child))), None)
 
 
-def _bucket(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
-            wanted: dict[str, Any], changes: Changes) -> None:  # fmt: skip
+def _bucket(
+    aws: Aws,
+    stack: Stack,
+    settings: Settings,
+    resource: Resource,
+    wanted: dict[str, Any],
+    changes: Changes,
+) -> None:
     ensure_bucket(aws, resource.name, stack.region, wanted["Policy"], changes)
 
 
-def _notification(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
-                  wanted: dict[str, Any], changes: Changes) -> None:  # fmt: skip
+def _notification(
+    aws: Aws,
+    stack: Stack,
+    settings: Settings,
+    resource: Resource,
+    wanted: dict[str, Any],
+    changes: Changes,
+) -> None:
     ensure_bucket_notification(aws, resource.name, wanted["Queue"], changes, via_queue=True)
 
 
-def _table(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
-           wanted: dict[str, Any], changes: Changes) -> None:  # fmt: skip
+def _table(
+    aws: Aws,
+    stack: Stack,
+    settings: Settings,
+    resource: Resource,
+    wanted: dict[str, Any],
+    changes: Changes,
+) -> None:
     indexes = tuple(
         IndexSpec(index["IndexName"], tuple((key, kind) for key, kind in index["Keys"]))
         for index in wanted["Indexes"]
@@ -98,8 +118,14 @@ def _table(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
         safety.ensure_point_in_time_recovery(aws, resource.name, changes)
 
 
-def _topic(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
-           wanted: dict[str, Any], changes: Changes) -> None:  # fmt: skip
+def _topic(
+    aws: Aws,
+    stack: Stack,
+    settings: Settings,
+    resource: Resource,
+    wanted: dict[str, Any],
+    changes: Changes,
+) -> None:
     ensure_topic(aws, resource.name, wanted["Attributes"], changes)
 
 
@@ -113,24 +139,49 @@ def queue_attributes(wanted: dict[str, Any]) -> dict[str, str]:
     return attributes
 
 
-def _queue(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
-           wanted: dict[str, Any], changes: Changes) -> None:  # fmt: skip
+def _queue(
+    aws: Aws,
+    stack: Stack,
+    settings: Settings,
+    resource: Resource,
+    wanted: dict[str, Any],
+    changes: Changes,
+) -> None:
     ensure_queue(aws, resource.name, queue_attributes(wanted), changes)
 
 
-def _subscription(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
-                  wanted: dict[str, Any], changes: Changes) -> None:  # fmt: skip
-    ensure_subscription(aws, wanted["Topic"], wanted["Protocol"], wanted["Endpoint"],
-                        wanted["Attributes"], changes)  # fmt: skip
+def _subscription(
+    aws: Aws,
+    stack: Stack,
+    settings: Settings,
+    resource: Resource,
+    wanted: dict[str, Any],
+    changes: Changes,
+) -> None:
+    ensure_subscription(
+        aws, wanted["Topic"], wanted["Protocol"], wanted["Endpoint"], wanted["Attributes"], changes
+    )
 
 
-def _role(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
-          wanted: dict[str, Any], changes: Changes) -> None:  # fmt: skip
+def _role(
+    aws: Aws,
+    stack: Stack,
+    settings: Settings,
+    resource: Resource,
+    wanted: dict[str, Any],
+    changes: Changes,
+) -> None:
     ensure_role(aws, resource.name, wanted["Trust"], wanted["Policy"], changes)
 
 
-def _function(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
-              wanted: dict[str, Any], changes: Changes) -> None:  # fmt: skip
+def _function(
+    aws: Aws,
+    stack: Stack,
+    settings: Settings,
+    resource: Resource,
+    wanted: dict[str, Any],
+    changes: Changes,
+) -> None:
     spec = packaging.function_spec(
         resource.name,
         packaging.build_zip(wanted["Source"]),
@@ -143,41 +194,79 @@ def _function(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
     ensure_function(aws, spec, changes)
     if wanted["Retries"] is not None:
         retries = wanted["Retries"]
-        ensure_async_invoke_config(aws, resource.name, retries["MaximumRetryAttempts"],
-                                   retries["OnFailure"], changes)  # fmt: skip
+        ensure_async_invoke_config(
+            aws, resource.name, retries["MaximumRetryAttempts"], retries["OnFailure"], changes
+        )
     if wanted["ReservedConcurrency"] is not None:
         ensure_reserved_concurrency(aws, resource.name, wanted["ReservedConcurrency"], changes)
 
 
-def _mapping(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
-             wanted: dict[str, Any], changes: Changes) -> None:  # fmt: skip
+def _mapping(
+    aws: Aws,
+    stack: Stack,
+    settings: Settings,
+    resource: Resource,
+    wanted: dict[str, Any],
+    changes: Changes,
+) -> None:
     kind = (
         "stream mapping"
         if resource.properties["Source"].kind == "table"
         else "uploads queue mapping"
     )
-    ensure_event_source_mapping(aws, wanted["Function"], wanted["Source"], wanted["Settings"],
-                                kind, changes, **wanted["OnCreate"])  # fmt: skip
+    ensure_event_source_mapping(
+        aws,
+        wanted["Function"],
+        wanted["Source"],
+        wanted["Settings"],
+        kind,
+        changes,
+        **wanted["OnCreate"],
+    )
 
 
-def _log_group(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
-               wanted: dict[str, Any], changes: Changes) -> None:  # fmt: skip
+def _log_group(
+    aws: Aws,
+    stack: Stack,
+    settings: Settings,
+    resource: Resource,
+    wanted: dict[str, Any],
+    changes: Changes,
+) -> None:
     safety.ensure_log_group(aws, resource.name, wanted["RetentionInDays"], changes)
 
 
-def _alarm(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
-           wanted: dict[str, Any], changes: Changes) -> None:  # fmt: skip
+def _alarm(
+    aws: Aws,
+    stack: Stack,
+    settings: Settings,
+    resource: Resource,
+    wanted: dict[str, Any],
+    changes: Changes,
+) -> None:
     aws.client("cloudwatch").put_metric_alarm(**wanted)  # an upsert
     changes.record("put", "alarm", resource.name)
 
 
-def _user_pool(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
-               wanted: dict[str, Any], changes: Changes) -> None:  # fmt: skip
+def _user_pool(
+    aws: Aws,
+    stack: Stack,
+    settings: Settings,
+    resource: Resource,
+    wanted: dict[str, Any],
+    changes: Changes,
+) -> None:
     dashboard_cognito.ensure_user_pool(aws, resource.name, changes)
 
 
-def _dashboard(aws: Aws, stack: Stack, settings: Settings, resource: Resource,
-               wanted: dict[str, Any], changes: Changes) -> None:  # fmt: skip
+def _dashboard(
+    aws: Aws,
+    stack: Stack,
+    settings: Settings,
+    resource: Resource,
+    wanted: dict[str, Any],
+    changes: Changes,
+) -> None:
     dashboard.ensure(aws, stack, settings, RUNTIME, changes)
 
 
