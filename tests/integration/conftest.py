@@ -45,7 +45,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # waiting on the emulator's retries. Under `make test` (pytest-xdist, two workers) they form
 # one group and the tests of the shared session stack another, so each group has a worker, an
 # emulator and a core of its own, and the unit tests fill in beside them.
-OWN_STACK_FIXTURES = {"isolated", "fragile", "brief", "chain"}
+OWN_STACK_FIXTURES = {"isolated", "fragile", "brief", "chain", "from_template"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
