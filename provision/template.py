@@ -84,8 +84,10 @@ def render(
     return rendered
 
 
-def write(name: str, settings: Settings | None = None, output: Path = OUTPUT) -> Path:
-    """Write the template and the zips its code parameters default to; returns its path."""
+def write(name: str, settings: Settings | None = None, output: Path | None = None) -> Path:
+    """Write the template and the zips its code parameters default to (under build/ unless
+    `output` says where); returns its path."""
+    output = output or OUTPUT
     template = render(name, settings)
     functions = output / "functions"
     functions.mkdir(parents=True, exist_ok=True)
