@@ -31,11 +31,13 @@ $(INSTALLED): requirements-dev.txt lambdas/requirements.txt constraints.txt
 
 venv: $(INSTALLED) ## Create .venv and install the pinned dependencies
 
-# EMAIL=me@example.com and SMS=+15555550100 subscribe people to the alerts (see `make inbox`).
+# EMAIL=me@example.com and SMS=+15555550100 subscribe people to the alerts (see `make inbox`);
+# ALARM_EMAIL=ops@example.com an operator to the alarms. Plan and deploy take them too.
+PEOPLE = $(if $(EMAIL),--email $(EMAIL)) $(if $(SMS),--sms $(SMS)) \
+	$(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL))
 up: $(INSTALLED) ## Start the emulator (MiniStack, or LocalStack where Docker runs) and provision
 	$(PY) -m provision.emulator start --emulator $(EMULATOR) --port $(PORT)
-	$(EMULATOR_ENV) $(PY) -m provision up --stack $(STACK) \
-		$(if $(EMAIL),--email $(EMAIL)) $(if $(SMS),--sms $(SMS))
+	$(EMULATOR_ENV) $(PY) -m provision up --stack $(STACK) $(PEOPLE)
 
 down: $(INSTALLED) ## Stop the emulator `make up` started
 	$(PY) -m provision.emulator stop
@@ -53,16 +55,16 @@ destroy: $(INSTALLED) ## Remove the local stack, its data too (the emulator keep
 	$(EMULATOR_ENV) $(PY) -m provision destroy --delete-data --stack $(STACK)
 
 plan: $(INSTALLED) ## What `make up` would change on the local stack; changes nothing
-	@$(EMULATOR_ENV) $(PY) -m provision plan --stack $(STACK)
+	@$(EMULATOR_ENV) $(PY) -m provision plan --stack $(STACK) $(PEOPLE)
 
 plan-aws: $(INSTALLED) ## What `make deploy` would change in your AWS account; changes nothing
-	@env -u AWS_ENDPOINT_URL $(PY) -m provision plan --stack $(STACK)
+	@env -u AWS_ENDPOINT_URL $(PY) -m provision plan --stack $(STACK) $(PEOPLE)
 
 template: $(INSTALLED) ## Write build/inventory.template.json (CloudFormation) and its zips
 	$(PY) -m provision template --stack $(STACK)
 
 deploy: $(INSTALLED) ## Provision on real AWS (your profile and region; no endpoint override)
-	env -u AWS_ENDPOINT_URL $(PY) -m provision up --stack $(STACK)
+	env -u AWS_ENDPOINT_URL $(PY) -m provision up --stack $(STACK) $(PEOPLE)
 
 # FN=load_inventory follows one function; SINCE=10m starts ten minutes back.
 logs: $(INSTALLED) ## Follow the functions' logs as they happen (FN=, SINCE=, TARGET=aws)

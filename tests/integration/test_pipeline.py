@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from provision import deploy, description
+from provision.__main__ import main as provision_main
 from provision.aws import Aws, Changes, ignore_missing, wait_until
+from provision.model import People
 from provision.stack import Settings
 from provision.uploads import s3_event
 from tests.integration.support import PATIENCE, invoke
@@ -198,9 +200,21 @@ def test_provisioning_again_changes_nothing(aws: Aws, stack: dict[str, Any]):
     changes = Changes()
     again = deploy.up(aws, located, Settings(), changes=changes)
 
-    # then nothing was created or updated and the outputs are the same
+    # then nothing was planned, created or updated and the outputs are the same
+    notes: list[str] = []
+    plan = deploy.plan(aws, located, Settings(), People(), Changes(echo=notes.append))
+    assert [change.line for change in plan if change.action != "nothing"] == []
     assert changes.made == []
     assert again == stack
+
+
+def test_the_plan_command_on_the_emulator_says_the_stack_is_up_to_date(
+    endpoint: str | None, stack: dict[str, Any], capsys
+):
+    target = ["--endpoint-url", endpoint] if endpoint else []
+    assert provision_main(["plan", "--stack", stack["stack"], "--quiet", *target]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-1].startswith("up to date: nothing to change"), printed
 
 
 def _queue_arn(aws: Aws, url: str) -> str:
