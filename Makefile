@@ -13,8 +13,8 @@ ENDPOINT := http://127.0.0.1:$(PORT)
 # The emulators accept any credentials; fixed ones keep a developer's real keys out of it.
 EMULATOR_ENV := AWS_ENDPOINT_URL=$(ENDPOINT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	AWS_DEFAULT_REGION=us-east-1
-# TARGET=aws points the day-to-day commands (logs, alerts, watch) at AWS itself, with your
-# profile and region, instead of the emulator.
+# TARGET=aws points the day-to-day commands (outputs, dashboard, logs, alerts, watch) at AWS
+# itself, with your profile and region, instead of the emulator.
 TARGET ?= emulator
 TARGET_ENV := $(if $(filter aws,$(TARGET)),env -u AWS_ENDPOINT_URL,$(EMULATOR_ENV))
 
@@ -42,8 +42,8 @@ up: $(INSTALLED) ## Start the emulator (MiniStack, or LocalStack where Docker ru
 down: $(INSTALLED) ## Stop the emulator `make up` started
 	$(PY) -m provision.emulator stop
 
-outputs: $(INSTALLED) ## Print the local stack's names and addresses as JSON
-	@$(EMULATOR_ENV) $(PY) -m provision outputs --stack $(STACK)
+outputs: $(INSTALLED) ## Print the stack's names and addresses as JSON (TARGET=aws)
+	@$(TARGET_ENV) $(PY) -m provision outputs --stack $(STACK)
 
 demo: $(INSTALLED) ## Upload sample-data/ to the local stack and print the alerts that arrive
 	$(EMULATOR_ENV) $(PY) -m provision.demo --stack $(STACK)
@@ -113,6 +113,6 @@ bench-quick: $(INSTALLED) ## The benchmark at small sizes, to keep it working (a
 	$(PY) -m bench --quick $(BENCH_ARGS)
 
 # DASHBOARD_USER=name creates that user first (password: DASHBOARD_PASSWORD, else generated).
-dashboard: $(INSTALLED) ## Print the dashboard URL and how to sign in
-	@$(EMULATOR_ENV) $(PY) -m provision.dashboard_command --stack $(STACK) \
+dashboard: $(INSTALLED) ## Print the dashboard URL and how to sign in (DASHBOARD_USER=, TARGET=aws)
+	@$(TARGET_ENV) $(PY) -m provision.dashboard_command --stack $(STACK) \
 		$(if $(DASHBOARD_USER),--user $(DASHBOARD_USER))
