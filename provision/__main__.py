@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoint-url", help="emulator endpoint (default: $AWS_ENDPOINT_URL)")
     parser.add_argument("--region", help="region (default: the profile's, else us-east-1)")
     parser.add_argument(
+        "--destroy", action="store_true", help="plan what destroy would remove (plan)"
+    )
+    parser.add_argument(
         "--delete-data",
         action="store_true",
         help="destroy also the tables that hold data and the user pool (kept by default)",
@@ -152,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "plan":
             say(f"planning stack {stack.name!r} on {target} ({stack.region}); changing nothing")
             people = People(args.email, args.sms, args.alarm_email)
-            the_plan = deploy.plan(aws, stack, _settings(args), people, Changes(echo=say))
+            if args.destroy:
+                the_plan = deploy.plan_destroy(aws, stack, keep_data=not args.delete_data)
+            else:
+                the_plan = deploy.plan(aws, stack, _settings(args), people, Changes(echo=say))
             for change in the_plan:
                 if change.action != "nothing":
                     print(change.line)

@@ -110,3 +110,15 @@ def test_plan_on_an_account_changes_nothing_and_up_then_leaves_nothing_to_plan(m
         located = deploy.locate(aws, "acct")
         function = aws.lambda_.get_function(FunctionName=located.load_function)
         assert function["Configuration"]["Environment"]["Variables"]["LOW_STOCK_THRESHOLD"] == "5"
+
+        # and the plan of destroy names what would go and what would stay, removing nothing
+        assert cli.main(["plan", "--destroy", *flags]) == 0
+        printed = capsys.readouterr().out.splitlines()
+        assert f"delete   function {located.load_function}" in printed
+        assert f"keep     table {located.table} (holds data; destroy --delete-data removes it)" in (
+            printed
+        )
+        assert cli.main(["plan", "--destroy", "--delete-data", *flags]) == 0
+        assert f"delete   table {located.table}" in capsys.readouterr().out.splitlines()
+        assert located.table in aws.dynamodb.list_tables()["TableNames"]
+        assert aws.lambda_.get_function(FunctionName=located.load_function)
