@@ -164,7 +164,7 @@ def addresses(aws: Aws, names: Names) -> Addresses:
 
 def inventory_api_policy(stack: Stack, names: Names) -> dict[str, Any]:
     """Read the inventory table and its indexes, the summary and history tables; write its own
-    logs; nothing else."""
+    logs and traces; nothing else."""
     log_group = f"{stack.arn('logs')}:log-group:/aws/lambda/{names.function}"
     return {
         "Version": "2012-10-17",
@@ -182,6 +182,7 @@ def inventory_api_policy(stack: Stack, names: Names) -> dict[str, Any]:
                 "Resource": stack.table_arn,
             },
             *policies.stock_tracking_read_statements(stack),
+            policies.TRACE_WRITE,
         ],
     }
 
