@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 import boto3
 from botocore.exceptions import ClientError
 
+from provision import tracing
+
 T = TypeVar("T")
 
 
@@ -594,14 +596,16 @@ class FunctionSpec:
     memory_mb: int
     environment: dict[str, str]
 
-    def configuration(self) -> dict[str, Any]:
+    def configuration(self, endpoint_url: str | None = None) -> dict[str, Any]:
+        """The settings Lambda is given, on the target at `endpoint_url` (None: AWS)."""
         return {
             "Role": self.role_arn,
             "Handler": self.handler,
             "Runtime": self.runtime,
             "Timeout": self.timeout,
             "MemorySize": self.memory_mb,
-            "Environment": {"Variables": self.environment},
+            "Environment": {"Variables": self.environment | tracing.environment(endpoint_url)},
+            "TracingConfig": tracing.TRACING_CONFIG,
         }
 
 
@@ -614,7 +618,9 @@ def ensure_function(aws: Aws, spec: FunctionSpec, changes: Changes) -> str:
     if current is None:
         while_role_propagates(
             lambda: aws.lambda_.create_function(
-                FunctionName=spec.name, Code={"ZipFile": spec.package}, **spec.configuration()
+                FunctionName=spec.name,
+                Code={"ZipFile": spec.package},
+                **spec.configuration(aws.endpoint_url),
             ),
             f"function {spec.name}",
         )
@@ -624,7 +630,7 @@ def ensure_function(aws: Aws, spec: FunctionSpec, changes: Changes) -> str:
             _wait_updated(aws, spec.name)
             aws.lambda_.update_function_code(FunctionName=spec.name, ZipFile=spec.package)
             changes.record("updated", "function code", spec.name)
-        wanted = spec.configuration()
+        wanted = spec.configuration(aws.endpoint_url)
         have = {
             "Role": current.get("Role"),
             "Handler": current.get("Handler"),
@@ -632,6 +638,7 @@ def ensure_function(aws: Aws, spec: FunctionSpec, changes: Changes) -> str:
             "Timeout": current.get("Timeout"),
             "MemorySize": current.get("MemorySize"),
             "Environment": {"Variables": current.get("Environment", {}).get("Variables", {})},
+            "TracingConfig": {"Mode": current.get("TracingConfig", {}).get("Mode")},
         }
         if have != wanted:
             _wait_updated(aws, spec.name)
