@@ -4,11 +4,13 @@ With `TracingConfig` Active, Lambda samples invocations and hands each function 
 an X-Ray daemon; the handlers' Powertools Tracer records the invocation and every AWS call in
 it (it patches botocore). Its role may send segments (policies.TRACE_WRITE).
 
-An emulator has no X-Ray. MiniStack 1.5.33 accepts the setting, sets `_X_AMZN_TRACE_ID` and
-`LAMBDA_TASK_ROOT`, so Powertools would take it for Lambda, patch botocore and send segments
-over UDP to a daemon nobody runs (its Docker executor does not even set the trace id). There
-the functions get POWERTOOLS_TRACE_DISABLED, and Tracer is a no-op: no patching, no segments.
-The setting itself stays, so the emulator is given the configuration AWS is.
+An emulator has no X-Ray (neither MiniStack nor LocalStack's community image). MiniStack
+1.5.33 accepts the setting and sets `LAMBDA_TASK_ROOT` and a trace id, so Powertools takes it
+for Lambda: the functions run fine, patching botocore and sending each segment over UDP to a
+daemon nobody runs; where no trace id is set (its Docker executor), the X-Ray SDK prints a
+"discarded" line per call instead. So there the functions get POWERTOOLS_TRACE_DISABLED and
+Tracer is a no-op: no patching, no segments. The setting itself stays, so the emulator is given
+the configuration AWS is (and keeps it: provisioning twice changes nothing there either).
 """
 
 from __future__ import annotations
