@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
-from provision import packaging, policies
+from provision import packaging, policies, tracing
 from provision.aws import Aws, Changes, error_code
 from provision.dashboard_api import (
     ensure_api_invoke_permission,
@@ -148,7 +148,7 @@ def addresses(aws: Aws, names: Names) -> Addresses:
 
 def inventory_api_policy(stack: Stack, names: Names) -> dict[str, Any]:
     """Read the inventory table and its indexes, the summary and history tables; write its own
-    logs; nothing else."""
+    logs and traces; nothing else."""
     log_group = f"{stack.arn('logs')}:log-group:/aws/lambda/{names.function}"
     return {
         "Version": "2012-10-17",
@@ -166,15 +166,20 @@ def inventory_api_policy(stack: Stack, names: Names) -> dict[str, Any]:
                 "Resource": stack.table_arn,
             },
             *policies.stock_tracking_read_statements(stack),
+            policies.TRACE_WRITE,
         ],
     }
 
 
 def inventory_api_function(
-    stack: Stack, settings: Settings, role_arn: str, package: bytes, runtime: str
+    stack: Stack,
+    settings: Settings,
+    role_arn: str,
+    package: bytes,
+    runtime: str,
+    endpoint_url: str | None = None,
 ) -> FunctionSpec:
-    """inventory_api's code and configuration: the tables it reads, and the threshold at or
-    below which it marks an item low unless the item has its own (the page shows both)."""
+    """inventory_api's code and configuration on the target at `endpoint_url` (None: AWS)."""
     return packaging.function_spec(
         Names(stack).function,
         package,
@@ -182,18 +187,21 @@ def inventory_api_function(
         runtime,
         FUNCTION_TIMEOUT,
         FUNCTION_MEMORY_MB,
-        inventory_api_environment(stack, settings),
+        inventory_api_environment(stack, settings, endpoint_url),
     )
 
 
-def inventory_api_environment(stack: Stack, settings: Settings) -> dict[str, str]:
-    """The tables inventory_api reads, and the threshold at or below which it marks an item
-    low unless the item has its own."""
+def inventory_api_environment(
+    stack: Stack, settings: Settings, endpoint_url: str | None
+) -> dict[str, str]:
+    """The tables inventory_api reads, the threshold at or below which it marks an item low
+    unless the item has its own, and its tracing on the target at `endpoint_url`."""
     return {
         "TABLE_NAME": stack.table,
         "SUMMARY_TABLE": stack.summary_table,
         "HISTORY_TABLE": stack.history_table,
         "LOW_STOCK_THRESHOLD": str(settings.low_stock_threshold),
+        **tracing.environment(endpoint_url),
     }
 
 
@@ -273,7 +281,9 @@ def ensure(
     )
     package = packaging.build_zip("inventory_api")
     function_arn = ensure_function(
-        aws, inventory_api_function(stack, settings, role_arn, package, runtime), changes
+        aws,
+        inventory_api_function(stack, settings, role_arn, package, runtime, aws.endpoint_url),
+        changes,
     )
 
     # The HTTP API: CORS for the site's origin only, every route behind the JWT authorizer.

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from provision import alarms, dashboard, dashboard_api, packaging, policies
+from provision import alarms, dashboard, dashboard_api, packaging, policies, tracing
 from provision.model import People, Ref, Resource, Target
 from provision.stack import LEVEL_INDEX, Settings, Stack
 
@@ -67,10 +67,10 @@ def describe(
     return (
         *_storage(stack, target),
         *_alerting(stack, settings, target, people),
-        *_loading(stack, settings),
-        *_checking(stack, settings),
-        *(_tracking(stack, settings) if settings.stock_tracking else ()),
-        *(_dashboard(stack, settings) if with_dashboard else ()),
+        *_loading(stack, settings, target),
+        *_checking(stack, settings, target),
+        *(_tracking(stack, settings, target) if settings.stock_tracking else ()),
+        *(_dashboard(stack, settings, target) if with_dashboard else ()),
         *_operations(stack, settings, people, with_dashboard),
     )
 
@@ -205,9 +205,11 @@ def _function(
     timeout: int,
     memory_mb: int,
     environment: dict[str, Any],
+    target: Target,
     **extra: Any,
 ) -> Resource:
-    """A function built from lambdas/<source>/ (provision.packaging), running as `role`."""
+    """A function built from lambdas/<source>/ (provision.packaging), running as `role`,
+    traced (provision.tracing: Tracer off where the target has no X-Ray)."""
     properties = {
         "Source": source,
         "Role": Ref("role", role, "Arn"),
@@ -215,7 +217,8 @@ def _function(
         "Runtime": RUNTIME,
         "Timeout": timeout,
         "MemorySize": memory_mb,
-        "Environment": environment,
+        "Environment": {**environment, **tracing.environment(target.endpoint_url)},
+        "Tracing": tracing.TRACING_CONFIG["Mode"],
         "ReservedConcurrency": None,
         "Retries": None,
         **extra,
@@ -228,7 +231,7 @@ def _role(name: str, policy: dict[str, Any]) -> Resource:
     return Resource("role", name, {"Trust": policies.LAMBDA_TRUST, "Policy": policy})
 
 
-def _loading(stack: Stack, settings: Settings) -> Iterator[Resource]:
+def _loading(stack: Stack, settings: Settings, target: Target) -> Iterator[Resource]:
     """Uploads -> the uploads queue -> load_inventory, `loader_batch_size` events an
     invocation, at most `loader_concurrency` invocations at once.
 
@@ -263,6 +266,7 @@ def _loading(stack: Stack, settings: Settings) -> Iterator[Resource]:
             "UPLOADS_QUEUE_URL": Ref("queue", stack.uploads_queue, "Url"),
             "POWERTOOLS_METRICS_NAMESPACE": "Inventory",
         },
+        target,
         # One more than the mapping runs: a failed file's own retries, and a replay, find a
         # free loader even in a burst.
         ReservedConcurrency=settings.loader_concurrency + 1,
@@ -316,7 +320,7 @@ def _stream_mapping(
     return _mapping(function, stream, wanted, StartingPosition="TRIM_HORIZON")
 
 
-def _checking(stack: Stack, settings: Settings) -> Iterator[Resource]:
+def _checking(stack: Stack, settings: Settings, target: Target) -> Iterator[Resource]:
     """check_stock: the table's stream -> SNS when an item runs out or runs low."""
     yield _role(stack.check_role, policies.check_stock_policy(stack))
     yield _function(
@@ -331,6 +335,7 @@ def _checking(stack: Stack, settings: Settings) -> Iterator[Resource]:
             "LOW_STOCK_THRESHOLD": str(settings.low_stock_threshold),
             "POWERTOOLS_METRICS_NAMESPACE": "Inventory",
         },
+        target,
     )
     filters = (OUT_OF_STOCK_RECORDS, LOW_STOCK_RECORDS)
     yield _stream_mapping(
@@ -338,7 +343,7 @@ def _checking(stack: Stack, settings: Settings) -> Iterator[Resource]:
     )
 
 
-def _tracking(stack: Stack, settings: Settings) -> Iterator[Resource]:
+def _tracking(stack: Stack, settings: Settings, target: Target) -> Iterator[Resource]:
     """track_stock on the same stream, unfiltered (every change moves the figures): the
     dashboard's summary and history. Settings.stock_tracking says whether the stack has it."""
     yield _role(stack.track_role, policies.track_stock_policy(stack))
@@ -354,11 +359,12 @@ def _tracking(stack: Stack, settings: Settings) -> Iterator[Resource]:
             "HISTORY_RETENTION_DAYS": str(settings.history_retention_days),
             "POWERTOOLS_METRICS_NAMESPACE": "Inventory",
         },
+        target,
     )
     yield _stream_mapping(stack, stack.track_function, stack.track_failures_queue, settings, ())
 
 
-def _dashboard(stack: Stack, settings: Settings) -> Iterator[Resource]:
+def _dashboard(stack: Stack, settings: Settings, target: Target) -> Iterator[Resource]:
     """Cognito sign-in, inventory_api behind an HTTP API, the site in its own bucket: one
     resource here, made as a whole by provision.dashboard (each part needs the others' ids).
     Its user pool, which holds the users, is a resource of its own: destroy keeps it unless
@@ -370,7 +376,8 @@ def _dashboard(stack: Stack, settings: Settings) -> Iterator[Resource]:
         names.role,
         dashboard.FUNCTION_TIMEOUT,
         dashboard.FUNCTION_MEMORY_MB,
-        dashboard.inventory_api_environment(stack, settings),
+        dashboard.inventory_api_environment(stack, settings, target.endpoint_url),
+        target,
     )
     yield Resource("user_pool", names.user_pool, {}, keeps_data=True)
     properties = {

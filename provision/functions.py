@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from provision import tracing
 from provision.aws import (
     Aws,
     Changes,
@@ -115,6 +116,7 @@ class FunctionSpec:
             "Timeout": self.timeout,
             "MemorySize": self.memory_mb,
             "Environment": {"Variables": self.environment},
+            "TracingConfig": tracing.TRACING_CONFIG,
         }
 
 
@@ -145,6 +147,7 @@ def ensure_function(aws: Aws, spec: FunctionSpec, changes: Changes) -> str:
             "Timeout": current.get("Timeout"),
             "MemorySize": current.get("MemorySize"),
             "Environment": {"Variables": current.get("Environment", {}).get("Variables", {})},
+            "TracingConfig": {"Mode": current.get("TracingConfig", {}).get("Mode")},
         }
         if have != wanted:
             _wait_updated(aws, spec.name)

@@ -25,6 +25,13 @@ SHARED_PACKAGE = "inventory"
 HANDLER = "handler.lambda_handler"
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _PIN = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s;#]+)")
+# Distributions whose compiled module only speeds up a pure-Python implementation they fall
+# back to when it does not import. The venv may hold their platform wheel (pip prefers
+# wrapt's cp311 x86_64 wheel to its py3-none-any one of the same version, and testcontainers
+# needs wrapt too), so only their Python files are vendored: the zip then runs the same
+# Python code on Lambda's x86_64 and arm64 alike, never a machine code built for one of them.
+PYTHON_FALLBACK = frozenset({"wrapt"})
+_COMPILED = (".so", ".pyd", ".c")
 
 
 class PackagingError(Exception):
@@ -105,10 +112,15 @@ def vendored_files() -> Iterator[tuple[str, bytes]]:
                 f"{name} {distribution.version} is installed but {version} is pinned"
             )
         wheel = distribution.read_text("WHEEL") or ""
-        if "Root-Is-Purelib: true" not in wheel:
+        fallback = name.lower() in PYTHON_FALLBACK
+        if "Root-Is-Purelib: true" not in wheel and not fallback:
             raise PackagingError(f"{name} is not pure Python; it would need a Linux build")
         for file in distribution.files or []:
             path = file.as_posix()
             if path.startswith("..") or "__pycache__" in path or path.endswith(".pyc"):
                 continue  # console scripts and bytecode: not importable code
+            if path.endswith(_COMPILED):
+                if fallback:
+                    continue  # its Python implementation serves instead
+                raise PackagingError(f"{name} holds compiled code ({path})")
             yield path, Path(str(file.locate())).read_bytes()

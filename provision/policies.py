@@ -10,6 +10,15 @@ from provision.stack import LEVEL_INDEX, Stack
 # Not an action in AWS's IAM catalogue (so linters call it unknown); see check_stock_policy.
 EMULATOR_ONLY_PUBLISH_BATCH = "sns:PublishBatch"
 
+# A traced function's segments reach X-Ray through the daemon Lambda runs, with the function's
+# role. X-Ray's actions name no resource, so "*" is the narrowest there is (AWS's managed
+# AWSXRayDaemonWriteAccess grants these two on "*" alike).
+TRACE_WRITE = {
+    "Effect": "Allow",
+    "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+    "Resource": "*",
+}
+
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -40,6 +49,7 @@ def load_inventory_policy(stack: Stack) -> dict[str, Any]:
         "Version": "2012-10-17",
         "Statement": [
             *_logs(stack, stack.load_function),
+            TRACE_WRITE,
             {
                 "Effect": "Allow",
                 # GetObjectVersion: the bucket is versioned and an event names its version.
@@ -129,6 +139,7 @@ def check_stock_policy(stack: Stack) -> dict[str, Any]:
         "Version": "2012-10-17",
         "Statement": [
             *_logs(stack, stack.check_function),
+            TRACE_WRITE,
             *_read_stream(stack),
             {
                 "Effect": "Allow",
@@ -180,6 +191,7 @@ def track_stock_policy(stack: Stack) -> dict[str, Any]:
         "Version": "2012-10-17",
         "Statement": [
             *_logs(stack, stack.track_function),
+            TRACE_WRITE,
             *_read_stream(stack),
             {
                 "Effect": "Allow",

@@ -27,6 +27,7 @@ def documents() -> dict[str, dict[str, Any]]:
     return {
         "load_inventory role": policies.load_inventory_policy(EXAMPLE),
         "check_stock role": policies.check_stock_policy(EXAMPLE),
+        "track_stock role": policies.track_stock_policy(EXAMPLE),
         "alerts queue": policies.alerts_queue_policy(EXAMPLE),
         "uploads bucket": policies.tls_only_bucket_policy(EXAMPLE, EXAMPLE.uploads_bucket),
         "inventory_api role": dashboard.inventory_api_policy(EXAMPLE, DASHBOARD),

@@ -244,6 +244,7 @@ def _read_function(aws: Aws, resolve: Resolver, resource: Resource) -> dict[str,
         "Timeout": found.get("Timeout"),
         "MemorySize": found.get("MemorySize"),
         "Environment": found.get("Environment", {}).get("Variables", {}),
+        "Tracing": found.get("TracingConfig", {}).get("Mode"),
         "ReservedConcurrency": concurrency.get("ReservedConcurrentExecutions"),
         "Retries": {
             "MaximumRetryAttempts": retries.get("MaximumRetryAttempts"),

@@ -305,6 +305,7 @@ def _function(stack: Stack, resource: Resource) -> dict[str, Any]:
         "Timeout": wanted["Timeout"],
         "MemorySize": wanted["MemorySize"],
         "Environment": {"Variables": wanted["Environment"]},
+        "TracingConfig": {"Mode": wanted["Tracing"]},
         "Code": {
             "S3Bucket": {"Ref": "CodeBucket"},
             "S3Key": {"Ref": code_parameter(wanted["Source"])},

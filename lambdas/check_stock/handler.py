@@ -7,7 +7,7 @@ import time
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -19,6 +19,9 @@ from inventory.stock import Alert, alert_for_stream_record
 
 logger = Logger(service="inventory")
 metrics = Metrics(namespace="Inventory", service="inventory")
+# X-Ray: the handler, and every AWS call the adapters make, as Tracer patches botocore. Not
+# the handler's answer (capture_response=False): it is the data, and can outgrow a segment.
+tracer = Tracer(service="inventory")
 
 
 LOGGED_ALERTS = 100  # items named in a batch's log line; the count covers the rest
@@ -38,6 +41,7 @@ def sent_alerts() -> SentAlerts:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Publish an alert for each item that ran out or ran low, once; report the records to
     retry.

@@ -12,7 +12,7 @@ import json
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from inventory import settings
@@ -29,6 +29,9 @@ from inventory.dashboard import (
 )
 
 logger = Logger(service="inventory")
+# X-Ray: the handler, and every AWS call the adapters make, as Tracer patches botocore. Not
+# the handler's answer (capture_response=False): it is the data, and can outgrow a segment.
+tracer = Tracer(service="inventory")
 
 _HEADERS = {
     "content-type": "application/json; charset=utf-8",
@@ -48,6 +51,7 @@ def stock_reader() -> StockReader:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Answer one HTTP API request (payload format 2.0)."""
     route = event.get("routeKey", "")

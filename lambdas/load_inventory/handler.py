@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -25,6 +25,9 @@ from inventory.snapshots import snapshot_time, too_far_ahead
 
 logger = Logger(service="inventory")
 metrics = Metrics(namespace="Inventory", service="inventory")
+# X-Ray: the handler, and every AWS call the adapters make, as Tracer patches botocore. Not
+# the handler's answer (capture_response=False): it is the data, and can outgrow a segment.
+tracer = Tracer(service="inventory")
 
 # The end of an invocation is kept for what follows the last row read: writing the rows in
 # flight, then the report and the log line. Up to these many seconds each, or these shares of
@@ -81,6 +84,7 @@ def stock_table() -> StockTable:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Load every object the event names (S3's, or the uploads queue's). A write failure
     raises, so Lambda retries the event; from the queue, the failed file is retried alone.

@@ -6,7 +6,7 @@ import time
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -17,6 +17,9 @@ from inventory.tracking import Change, change_from_record
 
 logger = Logger(service="inventory")
 metrics = Metrics(namespace="Inventory", service="inventory")
+# X-Ray: the handler, and every AWS call the adapters make, as Tracer patches botocore. Not
+# the handler's answer (capture_response=False): it is the data, and can outgrow a segment.
+tracer = Tracer(service="inventory")
 
 # Leave this much of the invocation to log and answer after the last call.
 _FINISH_MARGIN_SECONDS = 2.0
@@ -38,6 +41,7 @@ def tracker() -> Tracker:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Apply the records to the summary and the history, a store at a time (adapters.tracker).
 

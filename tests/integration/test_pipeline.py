@@ -217,6 +217,27 @@ def test_the_plan_command_on_the_emulator_says_the_stack_is_up_to_date(
     assert printed[-1].startswith("up to date: nothing to change"), printed
 
 
+def test_every_function_traces_actively_with_tracer_off_where_the_target_has_no_xray(
+    aws: Aws, stack: dict[str, Any]
+):
+    # given the session's stack, its dashboard's function too
+    names = deploy.function_names(deploy.locate(aws, stack["stack"]))
+
+    # when each function's configuration is read back
+    configurations = {
+        function: aws.lambda_.get_function_configuration(FunctionName=name)
+        for function, name in names.items()
+    }
+
+    # then the target keeps the setting AWS is given, and on an emulator Tracer is off
+    # (provision/tracing.py); the tests above show the traced functions work there
+    switch = "true" if aws.endpoint_url else None
+    for function, configuration in configurations.items():
+        assert configuration["TracingConfig"] == {"Mode": "Active"}, function
+        variables = configuration["Environment"]["Variables"]
+        assert variables.get("POWERTOOLS_TRACE_DISABLED") == switch, function
+
+
 def _queue_arn(aws: Aws, url: str) -> str:
     attributes = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     return str(attributes["Attributes"]["QueueArn"])

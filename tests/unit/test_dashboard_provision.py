@@ -49,7 +49,7 @@ def as_list(value: str | list[str]) -> list[str]:
 # ---------------------------------------------------------------- policies
 
 
-def test_inventory_api_may_only_read_its_tables_and_write_its_logs():
+def test_inventory_api_may_only_read_its_tables_and_write_its_logs_and_traces():
     # given
     policy = inventory_api_policy(STACK, NAMES)
 
@@ -75,7 +75,11 @@ def test_inventory_api_may_only_read_its_tables_and_write_its_logs():
         "logs:CreateLogGroup",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
     }
+    # X-Ray's actions name no resource (provision/policies.py TRACE_WRITE).
+    assert grants["xray:PutTraceSegments"] == grants["xray:PutTelemetryRecords"] == {"*"}
     log_group = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/inventory-inventory_api"
     assert all(
         resource.startswith(log_group + ":")

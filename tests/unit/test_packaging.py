@@ -13,6 +13,7 @@ import sys
 import textwrap
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -184,6 +185,203 @@ def test_zip_imports_in_a_clean_interpreter_with_only_the_runtime_libraries(
     assert result["inventory_file"].startswith(f"{package}/")
     assert result["boto3_file"].startswith(f"{runtime_dir}/")
     assert result["foreign"] == []
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_zip_holds_the_tracing_sdk_and_no_compiled_code_so_it_runs_on_x86_64_and_arm64(
+    zips, function
+):
+    # given
+    package = zips[function]
+
+    # when
+    names = names_in(package)
+
+    # then the X-Ray SDK and wrapt's Python implementation, never a platform's machine code
+    assert "aws_xray_sdk/core/recorder.py" in names
+    assert "wrapt/wrappers.py" in names
+    assert [name for name in names if name.endswith((".so", ".pyd", ".c"))] == []
+
+
+# A handler run as Lambda runs it with active tracing (LAMBDA_TASK_ROOT, a sampled trace id),
+# from its zip in a clean interpreter: what X-Ray would receive is kept in a list instead of
+# sent to a daemon, and every AWS call fails before it leaves (no network in unit tests).
+_TRACED_RUN = textwrap.dedent(
+    """
+    import json, sys
+    package, runtime, event = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    stdlib = tuple(p for p in sys.path if p and "site-packages" not in p)
+    sys.path[:] = [package, runtime, *stdlib]
+
+    import boto3
+    import botocore.client
+
+    class Offline(Exception):
+        pass
+
+    def offline(**_):
+        raise Offline("no AWS in unit tests")
+
+    boto3.setup_default_session()
+    boto3.DEFAULT_SESSION.events.register("before-send", offline)
+
+    import handler
+    from aws_xray_sdk.core import xray_recorder
+
+    class Emitter:
+        def __init__(self):
+            self.sent = []
+
+        def send_entity(self, entity):
+            self.sent.append(json.loads(entity.serialize()))
+
+        def set_daemon_address(self, address):
+            pass
+
+    emitter = Emitter()
+    xray_recorder.configure(emitter=emitter)
+
+    class Context:
+        function_name = "inventory-function"
+        memory_limit_in_mb = 128
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:inventory-function"
+        aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+
+        def get_remaining_time_in_millis(self):
+            return 60_000
+
+    try:
+        answer = handler.lambda_handler(event, Context())
+        outcome = answer.get("statusCode", "answered")
+    except Exception as error:
+        outcome = type(error).__name__
+    print(json.dumps({
+        "outcome": outcome,
+        "sent": emitter.sent,
+        "botocore_call": type(vars(botocore.client.BaseClient)["_make_api_call"]).__name__,
+        "wrapt_compiled": sys.modules["wrapt"].__wrapt__._using_c_extension,
+    }))
+    """
+)
+TRACE_ID = "1-5759e988-bd862e3fe1be46a994272793"
+PARENT_ID = "53995c3f42cd8ad8"
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+SIGNED_IN = {"requestContext": {"authorizer": {"jwt": {"claims": {"token_use": "access"}}}}}
+# Per function: an event that reaches an AWS call, the service called, and what the handler
+# does when the call fails (raises, so Lambda retries; the API answers 500).
+TRACED = {
+    "load_inventory": (json.loads((EVENTS / "s3_put.json").read_text()), "s3", "Offline"),
+    "check_stock": (
+        json.loads((EVENTS / "stream_modify_5_to_0.json").read_text()),
+        "dynamodb",
+        "Offline",
+    ),
+    "track_stock": (
+        json.loads((EVENTS / "stream_modify_5_to_0.json").read_text()),
+        "dynamodb",
+        "Offline",
+    ),
+    "inventory_api": ({"routeKey": "GET /summary", **SIGNED_IN}, "dynamodb", 500),
+}
+FUNCTION_ENVIRONMENT = {
+    "TABLE_NAME": "inventory-inventory",
+    "SNAPSHOTS_TABLE": "inventory-snapshots",
+    "REPORTS_BUCKET": "inventory-reports",
+    "SENT_ALERTS_TABLE": "inventory-sent-alerts",
+    "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:inventory-alerts",
+    "SUMMARY_TABLE": "inventory-summary",
+    "HISTORY_TABLE": "inventory-history",
+}
+
+
+def run_traced(package: Path, runtime_dir: Path, function: str, **environment: str) -> Any:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            _TRACED_RUN,
+            str(package),
+            str(runtime_dir),
+            json.dumps(TRACED[function][0]),
+        ],
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "LAMBDA_TASK_ROOT": "/var/task",
+            "_X_AMZN_TRACE_ID": f"Root={TRACE_ID};Parent={PARENT_ID};Sampled=1",
+            **FUNCTION_ENVIRONMENT,
+            **environment,
+        },
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def segments(sent: list[dict[str, Any]], parent: str | None = None) -> list[dict[str, Any]]:
+    """Every (sub)segment sent, nested ones too, each with its parent's id."""
+    found = []
+    for entity in sent:
+        entity = {"parent_id": parent, **entity}
+        found.append(entity)
+        found += segments(entity.get("subsegments", []), entity["id"])
+    return found
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_handler_traces_its_invocation_and_its_aws_calls_where_lambda_traces(
+    zips, runtime_dir, tmp_path, function
+):
+    # given the zip, run as Lambda runs it with active tracing
+    package = tmp_path / f"{function}.zip"
+    package.write_bytes(zips[function])
+    _, service, outcome = TRACED[function]
+
+    # when
+    result = run_traced(package, runtime_dir, function)
+
+    # then the handler is a subsegment of the invocation's trace, and the AWS call one of it
+    assert result["outcome"] == outcome
+    sent = segments(result["sent"])
+    [invocation] = [segment for segment in sent if segment["name"] == "## lambda_handler"]
+    assert invocation["trace_id"] == TRACE_ID
+    assert invocation["parent_id"] == PARENT_ID
+    assert invocation["annotations"] == {"ColdStart": True, "Service": "inventory"}
+    recorded = invocation.get("metadata", {}).get("inventory", {})
+    assert "lambda_handler response" not in recorded  # the answer is not (capture_response)
+    if outcome != 500:  # the handler raised: the trace says what
+        assert invocation["fault"] is True
+        assert [cause["type"] for cause in invocation["cause"]["exceptions"]] == [outcome]
+    calls = [segment for segment in sent if segment.get("namespace") == "aws"]
+    assert calls
+    assert {call["name"] for call in calls} == {service}
+    assert {call["parent_id"] for call in calls} == {invocation["id"]}
+    assert result["botocore_call"] == "FunctionWrapper"  # patched by the X-Ray SDK
+    assert result["wrapt_compiled"] is False  # the Python implementation, as on arm64
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_handler_traces_nothing_and_works_alike_when_tracing_is_disabled(
+    zips, runtime_dir, tmp_path, function
+):
+    # given the zip, with the switch provisioning sets on an emulator (provision/tracing.py)
+    package = tmp_path / f"{function}.zip"
+    package.write_bytes(zips[function])
+
+    # when
+    result = run_traced(package, runtime_dir, function, POWERTOOLS_TRACE_DISABLED="true")
+
+    # then
+    assert result["outcome"] == TRACED[function][2]
+    assert result["sent"] == []
+    assert result["botocore_call"] == "function"  # not patched
 
 
 def test_pinned_requirements_are_the_lines_of_lambdas_requirements_txt():

@@ -27,9 +27,16 @@ FUNCTION_POLICIES: dict[str, Callable[[Stack], dict[str, Any]]] = {
 }
 
 
-# The one grant on "*": the checker's dynamodb:ListStreams (provision/policies.py says why). It
-# must stay alone in its statement, so that no other action ever rides on the wildcard.
+# The grants on "*": the stream readers' dynamodb:ListStreams and every function's X-Ray writes
+# (provision/policies.py says why). Each must stay alone in its statement, so that no other
+# action ever rides on the wildcard.
 LIST_STREAMS_ON_ANY = {"Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": "*"}
+TRACE_WRITE_ON_ANY = {
+    "Effect": "Allow",
+    "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+    "Resource": "*",
+}
+ON_ANY = [LIST_STREAMS_ON_ANY, TRACE_WRITE_ON_ANY]
 
 
 def as_list(value: str | list[str]) -> list[str]:
@@ -50,11 +57,11 @@ def resources(policy: dict[str, Any]) -> list[str]:
 
 
 def scoped_resources(policy: dict[str, Any]) -> list[str]:
-    """The resources named, but for the ListStreams grant on "*"."""
+    """The resources named, but for the grants on "*" (ON_ANY)."""
     return [
         resource
         for s in statements(policy)
-        if s != LIST_STREAMS_ON_ANY
+        if s not in ON_ANY
         for resource in as_list(s["Resource"])
     ]
 
@@ -116,7 +123,7 @@ def test_function_policy_names_no_wildcard_resource(function):
     assert all(resource.startswith("arn:aws:") for resource in named)
 
 
-def test_loader_grants_nothing_on_any_resource():
+def test_loader_grants_nothing_but_its_trace_writes_on_any_resource():
     # given
     policy = load_inventory_policy(STACK)
 
@@ -124,18 +131,20 @@ def test_loader_grants_nothing_on_any_resource():
     on_any = [s for s in statements(policy) if "*" in as_list(s["Resource"])]
 
     # then
-    assert on_any == []
+    assert on_any == [TRACE_WRITE_ON_ANY]
 
 
-def test_checker_grants_at_most_list_streams_on_any_resource_alone_in_its_statement():
+@pytest.mark.parametrize("function", ["check_stock", "track_stock"])
+def test_a_stream_reader_grants_at_most_list_streams_and_trace_writes_on_any_resource(function):
     # given
-    policy = check_stock_policy(STACK)
+    policy = FUNCTION_POLICIES[function](STACK)
 
     # when
     on_any = [s for s in statements(policy) if "*" in as_list(s["Resource"])]
 
-    # then
-    assert on_any in ([], [LIST_STREAMS_ON_ANY])
+    # then each alone in its statement
+    assert TRACE_WRITE_ON_ANY in on_any
+    assert all(statement in ON_ANY for statement in on_any)
 
 
 @pytest.mark.parametrize("function", FUNCTION_POLICIES)

@@ -1,6 +1,8 @@
 """One boto3 client per service per container, created on first use.
 
 boto3 reads AWS_ENDPOINT_URL itself, so the same code talks to MiniStack, LocalStack or AWS.
+Each handler's Powertools Tracer patches botocore, so every call through these clients is an
+X-Ray subsegment of the invocation's trace where tracing is on.
 """
 
 from __future__ import annotations
