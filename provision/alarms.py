@@ -1,10 +1,10 @@
 """CloudWatch alarms on what an operator must hear about: a function's errors, an event parked
 in a failure queue, the stream's alerts falling behind, and the dashboard API's 5xx.
 
-`alarm_specs` describes them as data (tested without AWS); `ensure_alarms` brings the target
-in line (PutMetricAlarm is an upsert; an alarm already as wanted is left alone) and removes
-the stack's alarms no longer wanted; `delete_alarms` removes them all. With `--alarm-email`,
-each alarm also notifies the operators' topic `<stack>-alarms`.
+`alarm_specs` describes them as data (tested without AWS), which provision.description makes
+resources of: the planner finds each by name and compares it, an alarm the stack no longer
+has is deleted, and destroy removes them all. With `--alarm-email`, each alarm also notifies
+the operators' topic `<stack>-alarms`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 
 from provision.aws import Aws, Changes
 from provision.stack import Stack
-from provision.topics_and_queues import delete_topic, ensure_subscription, ensure_topic
 
 # Alerts more than this far behind the table's changes: the stream consumer is falling behind.
 ITERATOR_AGE_LIMIT_MS = 60_000
@@ -118,44 +117,6 @@ def alarm_specs(
     return specs
 
 
-def ensure_alarms(
-    aws: Aws,
-    stack: Stack,
-    specs: list[AlarmSpec],
-    possible: list[str],
-    alarm_email: str | None,
-    changes: Changes,
-) -> None:
-    """The alarms `specs`, and none of the `possible` others (a function no longer deployed).
-    Actions: the operators' topic, if `alarm_email` subscribes someone to it."""
-    actions: list[str] = []
-    if alarm_email:
-        topic_arn = ensure_topic(aws, alarms_topic(stack), {}, changes)
-        ensure_subscription(aws, topic_arn, "email", alarm_email, {}, changes)
-        actions = [topic_arn]
-    cloudwatch = aws.client("cloudwatch")
-    present = {alarm["AlarmName"]: alarm for alarm in stack_alarms(aws, possible)}
-    for spec in specs:
-        wanted = spec.request(actions)
-        if not _same(present.get(spec.name), wanted):
-            cloudwatch.put_metric_alarm(**wanted)
-            changes.record("updated" if spec.name in present else "created", "alarm", spec.name)
-    stale = sorted(set(present) - {spec.name for spec in specs})
-    if stale:
-        cloudwatch.delete_alarms(AlarmNames=stale)
-        for name in stale:
-            changes.record("deleted", "alarm", name)
-
-
-def delete_alarms(aws: Aws, stack: Stack, possible: list[str], changes: Changes) -> None:
-    names = [alarm["AlarmName"] for alarm in stack_alarms(aws, possible)]
-    if names:
-        aws.client("cloudwatch").delete_alarms(AlarmNames=names)
-        for name in names:
-            changes.record("deleted", "alarm", name)
-    delete_topic(aws, alarms_topic(stack), changes)
-
-
 def delete_alarm(aws: Aws, name: str, changes: Changes) -> None:
     aws.client("cloudwatch").delete_alarms(AlarmNames=[name])
     changes.record("deleted", "alarm", name)
@@ -177,13 +138,3 @@ def stack_alarms(aws: Aws, names: list[str]) -> list[dict[str, Any]]:
         )
         found += response.get("MetricAlarms", [])
     return found
-
-
-def _same(present: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
-    if present is None:
-        return False
-    fields = [key for key in wanted if key != "Dimensions"]
-    dimensions = sorted((d["Name"], d["Value"]) for d in present.get("Dimensions", []))
-    return all(present.get(key) == wanted[key] for key in fields) and dimensions == sorted(
-        (d["Name"], d["Value"]) for d in wanted["Dimensions"]
-    )

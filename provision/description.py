@@ -18,6 +18,7 @@ from typing import Any
 from provision import alarms, dashboard, dashboard_api, packaging, policies, tracing
 from provision.model import People, Ref, Resource, Target
 from provision.stack import LEVEL_INDEX, Settings, Stack
+from provision.storage import BLOCK_ALL_PUBLIC_ACCESS
 
 RUNTIME = "python3.11"
 # Failed events wait here for an operator; 14 days is SQS's longest retention.
@@ -30,12 +31,6 @@ TOPIC_ATTRIBUTES = {"KmsMasterKeyId": "alias/aws/sns"}
 SENT_ALERT_EXPIRY_ATTRIBUTE = "expires_at"
 HISTORY_EXPIRY_ATTRIBUTE = "expires_at"
 ALERT_EVENTS = ("out_of_stock", "low_stock")  # the `event` attribute check_stock publishes
-BLOCK_ALL_PUBLIC_ACCESS = {
-    "BlockPublicAcls": True,
-    "IgnorePublicAcls": True,
-    "BlockPublicPolicy": True,
-    "RestrictPublicBuckets": True,
-}
 # Only a record that sets a count to 0 can be an item running out, and only one whose new
 # image is `low` an item becoming low (the loader writes `level`), so Lambda drops every other
 # record before invoking check_stock (which still applies the whole rule). On AWS filtered
@@ -85,7 +80,7 @@ def _storage(stack: Stack, target: Target) -> Iterator[Resource]:
     # Uploads come in; reports go out to a bucket that triggers nothing.
     for bucket in (stack.uploads_bucket, stack.reports_bucket):
         policy = policies.tls_only_bucket_policy(stack, bucket) if target.tls else None
-        yield Resource("bucket", bucket, _bucket(policy), keeps_data=False)
+        yield Resource("bucket", bucket, _bucket(policy))
     yield _table(
         stack.table,
         [("store", "HASH"), ("item", "RANGE")],
@@ -112,14 +107,13 @@ def _storage(stack: Stack, target: Target) -> Iterator[Resource]:
     )
 
 
-def _bucket(policy: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:
-    """A private, encrypted (SSE-S3), versioned bucket."""
+def _bucket(policy: dict[str, Any] | None) -> dict[str, Any]:
+    """A private, encrypted (SSE-S3), versioned bucket (as storage.ensure_bucket makes it)."""
     return {
         "PublicAccessBlock": BLOCK_ALL_PUBLIC_ACCESS,
         "Encryption": "AES256",
         "Versioning": "Enabled",
         "Policy": policy,
-        **extra,
     }
 
 

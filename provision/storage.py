@@ -12,6 +12,14 @@ from provision.aws import Aws, Changes, ignore_missing, wait_until
 # ---------------------------------------------------------------- S3
 
 
+BLOCK_ALL_PUBLIC_ACCESS = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+
+
 def ensure_bucket(
     aws: Aws, name: str, region: str, policy: dict[str, Any] | None, changes: Changes
 ) -> None:
@@ -22,18 +30,14 @@ def ensure_bucket(
             options["CreateBucketConfiguration"] = {"LocationConstraint": region}
         aws.s3.create_bucket(Bucket=name, **options)
         changes.record("created", "bucket", name)
-    block_all = {
-        "BlockPublicAcls": True,
-        "IgnorePublicAcls": True,
-        "BlockPublicPolicy": True,
-        "RestrictPublicBuckets": True,
-    }
     current = ignore_missing(
         lambda: aws.s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"],
         "NoSuchPublicAccessBlockConfiguration",
     )
-    if current != block_all:
-        aws.s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=block_all)
+    if current != BLOCK_ALL_PUBLIC_ACCESS:
+        aws.s3.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=BLOCK_ALL_PUBLIC_ACCESS
+        )
         changes.record("updated", "bucket public access block", name)
     encryption = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
     rules = ignore_missing(
