@@ -106,19 +106,35 @@ def site_files(config: dict[str, Any]) -> dict[str, tuple[bytes, str]]:
     return files
 
 
+def digest(body: bytes) -> str:
+    """The ETag S3 gives an object put in one part: the MD5 of its bytes, in hex."""
+    return hashlib.md5(body, usedforsecurity=False).hexdigest()
+
+
+def site_digests() -> dict[str, str]:
+    """Each static file of the site (config.json aside, which follows from the ids) -> its
+    digest, as the planner compares them with the bucket's."""
+    return {key: digest((SITE / key).read_bytes()) for key in SITE_FILES}
+
+
+def uploaded_digests(aws: Aws, bucket: str) -> dict[str, str | None]:
+    """Each static file of the site -> the digest of what the bucket holds (None: absent)."""
+    found = {key: head(aws, bucket, key) for key in SITE_FILES}
+    return {key: got.get("ETag", "").strip('"') if got else None for key, got in found.items()}
+
+
 def upload_site(aws: Aws, bucket: str, config: dict[str, Any], changes: Changes) -> None:
     """Upload each site file whose bytes or headers differ from what is there.
 
     `no-cache` makes browsers revalidate, so a redeployed page or configuration shows at once.
     """
     for key, (body, content_type) in site_files(config).items():
-        head = _head(aws, bucket, key)
+        there = head(aws, bucket, key)
         if (
-            head is not None
-            and head.get("ETag", "").strip('"')
-            == hashlib.md5(body, usedforsecurity=False).hexdigest()
-            and head.get("ContentType") == content_type
-            and head.get("CacheControl") == "no-cache"
+            there is not None
+            and there.get("ETag", "").strip('"') == digest(body)
+            and there.get("ContentType") == content_type
+            and there.get("CacheControl") == "no-cache"
         ):
             continue
         aws.s3.put_object(
@@ -127,7 +143,7 @@ def upload_site(aws: Aws, bucket: str, config: dict[str, Any], changes: Changes)
         changes.record("updated", "site file", key)
 
 
-def _head(aws: Aws, bucket: str, key: str) -> dict[str, Any] | None:
+def head(aws: Aws, bucket: str, key: str) -> dict[str, Any] | None:
     found: dict[str, Any] | None = ignore_missing(
         lambda: aws.s3.head_object(Bucket=bucket, Key=key)
     )

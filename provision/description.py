@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from provision import alarms, dashboard, dashboard_api, packaging, policies, tracing
+from provision import alarms, dashboard, dashboard_api, dashboard_site, packaging, policies, tracing
 from provision.model import People, Ref, Resource, Target
 from provision.stack import LEVEL_INDEX, Settings, Stack
 from provision.storage import BLOCK_ALL_PUBLIC_ACCESS
@@ -379,6 +379,7 @@ def _dashboard(stack: Stack, settings: Settings, target: Target) -> Iterator[Res
         "Api": names.api,
         "Routes": list(dashboard_api.ROUTES),
         "SiteBucket": names.site_bucket,
+        "SiteFiles": dashboard_site.site_digests(),
         "Role": _role(names.role, dashboard.inventory_api_policy(stack, names)).properties,
         "Function": function.properties,
     }

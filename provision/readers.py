@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from provision import alarms, dashboard, dashboard_api, dashboard_cognito, packaging
+from provision import alarms, dashboard, dashboard_api, dashboard_cognito, dashboard_site, packaging
 from provision.aws import Aws, ignore_missing
 from provision.model import Ref, Resource
 from provision.stack import Stack
@@ -310,6 +310,7 @@ def _read_dashboard(aws: Aws, resolve: Resolver, resource: Resource) -> dict[str
         "Api": wanted["Api"] if api else None,
         "Routes": wanted["Routes"] if api else [],  # dashboard.ensure_routes keeps them
         "SiteBucket": wanted["SiteBucket"] if site else None,
+        "SiteFiles": dashboard_site.uploaded_digests(aws, wanted["SiteBucket"]) if site else {},
         "Role": role,
         "Function": function,
     }

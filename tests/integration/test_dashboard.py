@@ -33,6 +33,7 @@ from provision import (
 )
 from provision.aws import Aws, Changes, wait_until
 from provision.emulator import enforce_iam_from_environment
+from provision.model import People
 from provision.stack import Settings
 from provision.uploads import upload_and_wait_for_report
 from tests.integration.support import PATIENCE, is_ministack, require_dashboard
@@ -425,6 +426,27 @@ def test_the_site_bucket_shows_its_files_and_nothing_else(aws, board):
     # then
     assert other.status == 403
     assert listing.status == 403
+
+
+def test_a_site_file_that_differs_is_planned_and_put_back_by_up(aws, stack, board):
+    # given the session's stack as provisioned, but its page changed in the bucket
+    located = deploy.locate(aws, stack["stack"])
+    bucket = stack["dashboard"]["site_bucket"]
+    page = aws.s3.get_object(Bucket=bucket, Key="app.js")
+    aws.s3.put_object(Bucket=bucket, Key="app.js", Body=b"// not the project's page\n")
+    try:
+        # when it is planned
+        plan = deploy.plan(aws, located, Settings(), People(), Changes())
+
+        # then the dashboard is to be updated, for its site files only
+        changed = [change.line for change in plan if change.action != "nothing"]
+        assert changed == [f"update   dashboard {dashboard.Names(located).api} (SiteFiles)"]
+    finally:
+        # when up runs, the page is the project's again and nothing is left to plan
+        deploy.up(aws, located, Settings())
+    assert aws.s3.get_object(Bucket=bucket, Key="app.js")["Body"].read() == page["Body"].read()
+    plan = deploy.plan(aws, located, Settings(), People(), Changes())
+    assert [change.line for change in plan if change.action != "nothing"] == []
 
 
 def test_outputs_report_the_dashboard(aws, stack, board):
