@@ -16,6 +16,29 @@ AUTHORIZER = "cognito"
 THROTTLING = {"ThrottlingBurstLimit": 50, "ThrottlingRateLimit": 25.0}
 
 
+def cors(origin: str) -> dict[str, Any]:
+    """The browser may call the API from the site's `origin` only, and only GET."""
+    return {
+        "AllowOrigins": [origin],
+        "AllowMethods": ["GET"],
+        "AllowHeaders": ["authorization"],
+        "MaxAge": 600,
+    }
+
+
+def jwt_authorizer(issuer: str, audience: Any) -> dict[str, Any]:
+    """The authorizer's settings: the pool's access tokens (`issuer`), for its app client."""
+    return {
+        "AuthorizerType": "JWT",
+        "IdentitySource": ["$request.header.Authorization"],
+        "JwtConfiguration": {"Issuer": issuer, "Audience": [audience]},
+    }
+
+
+# inventory_api behind Lambda's proxy integration, with API Gateway's version 2.0 event.
+PROXY = {"IntegrationType": "AWS_PROXY", "PayloadFormatVersion": "2.0"}
+
+
 def _pages(call: Callable[..., dict[str, Any]], **request: Any) -> Iterator[dict[str, Any]]:
     """Every Items entry of an apigatewayv2 listing, following NextToken."""
     while True:
@@ -36,28 +59,23 @@ def find_http_api(aws: Aws, name: str) -> dict[str, Any] | None:
 def ensure_http_api(aws: Aws, name: str, origin: str, changes: Changes) -> dict[str, Any]:
     """An HTTP API that answers CORS for `origin` only; returns it (ApiId, ApiEndpoint)."""
     gateway = aws.client("apigatewayv2")
-    cors = {
-        "AllowOrigins": [origin],
-        "AllowMethods": ["GET"],
-        "AllowHeaders": ["authorization"],
-        "MaxAge": 600,
-    }
+    wanted_cors = cors(origin)
     api = find_http_api(aws, name)
     if api is None:
         created: dict[str, Any] = gateway.create_api(
             Name=name,
             ProtocolType="HTTP",
             Description="Inventory dashboard: items and summary behind Cognito",
-            CorsConfiguration=cors,
+            CorsConfiguration=wanted_cors,
         )
         changes.record("created", "http api", name)
         return created
     current = api.get("CorsConfiguration") or {}
-    have = {key: current.get(key) for key in cors}
+    have = {key: current.get(key) for key in wanted_cors}
     for key in ("AllowMethods", "AllowHeaders"):
         have[key] = [value.lower() if key == "AllowHeaders" else value for value in have[key] or []]
-    if have != cors:
-        gateway.update_api(ApiId=api["ApiId"], CorsConfiguration=cors)
+    if have != wanted_cors:
+        gateway.update_api(ApiId=api["ApiId"], CorsConfiguration=wanted_cors)
         changes.record("updated", "http api cors", name)
     return api
 
@@ -67,11 +85,7 @@ def ensure_jwt_authorizer(
 ) -> str:
     """The authorizer that accepts tokens of this pool (issuer) and app client (audience)."""
     gateway = aws.client("apigatewayv2")
-    wanted = {
-        "AuthorizerType": "JWT",
-        "IdentitySource": ["$request.header.Authorization"],
-        "JwtConfiguration": {"Issuer": issuer, "Audience": [audience]},
-    }
+    wanted = jwt_authorizer(issuer, audience)
     for authorizer in _pages(gateway.get_authorizers, ApiId=api_id):
         if authorizer["Name"] == AUTHORIZER:
             have = {key: authorizer.get(key) for key in wanted}
@@ -93,17 +107,14 @@ def ensure_lambda_integration(
     the function may run (`timeout_seconds`); returns its id."""
     gateway = aws.client("apigatewayv2")
     for integration in _pages(gateway.get_integrations, ApiId=api_id):
-        if (
-            integration.get("IntegrationType") == "AWS_PROXY"
-            and integration.get("IntegrationUri") == function_arn
-            and integration.get("PayloadFormatVersion") == "2.0"
+        if integration.get("IntegrationUri") == function_arn and all(
+            integration.get(key) == value for key, value in PROXY.items()
         ):
             return str(integration["IntegrationId"])
     created = gateway.create_integration(
         ApiId=api_id,
-        IntegrationType="AWS_PROXY",
         IntegrationUri=function_arn,
-        PayloadFormatVersion="2.0",
+        **PROXY,
         TimeoutInMillis=timeout_seconds * 1000,
     )
     changes.record("created", "api integration", api_id)

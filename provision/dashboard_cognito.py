@@ -25,6 +25,15 @@ PASSWORD_POLICY = {
 }
 
 
+# Only administrators add users; usernames are case-insensitive.
+USER_POOL = {
+    "Policies": {"PasswordPolicy": PASSWORD_POLICY},
+    "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True},
+    "UsernameConfiguration": {"CaseSensitive": False},
+    "MfaConfiguration": "OFF",
+}
+
+
 def delete_user_pool(aws: Aws, name: str, changes: Changes) -> None:
     pool_id = find_user_pool(aws, name)
     if pool_id is not None:
@@ -44,18 +53,9 @@ def find_user_pool(aws: Aws, name: str) -> str | None:
 def ensure_user_pool(aws: Aws, name: str, changes: Changes) -> str:
     """A pool only administrators add users to, usernames case-insensitive; returns its id."""
     cognito = aws.client("cognito-idp")
-    admin_only = {"AllowAdminCreateUserOnly": True}
     pool_id = find_user_pool(aws, name)
     if pool_id is None:
-        pool_id = str(
-            cognito.create_user_pool(
-                PoolName=name,
-                Policies={"PasswordPolicy": PASSWORD_POLICY},
-                AdminCreateUserConfig=admin_only,
-                UsernameConfiguration={"CaseSensitive": False},
-                MfaConfiguration="OFF",
-            )["UserPool"]["Id"]
-        )
+        pool_id = str(cognito.create_user_pool(PoolName=name, **USER_POOL)["UserPool"]["Id"])
         changes.record("created", "user pool", name)
         return pool_id
     pool = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
@@ -63,12 +63,9 @@ def ensure_user_pool(aws: Aws, name: str, changes: Changes) -> str:
     have_policy = {key: policy.get(key) for key in PASSWORD_POLICY}
     have_admin = pool.get("AdminCreateUserConfig", {}).get("AllowAdminCreateUserOnly")
     if have_policy != PASSWORD_POLICY or have_admin is not True:
-        cognito.update_user_pool(
-            UserPoolId=pool_id,
-            Policies={"PasswordPolicy": PASSWORD_POLICY},
-            AdminCreateUserConfig=admin_only,
-            MfaConfiguration="OFF",
-        )
+        # (The username's case-sensitivity is fixed when a pool is made.)
+        updatable = {k: v for k, v in USER_POOL.items() if k != "UsernameConfiguration"}
+        cognito.update_user_pool(UserPoolId=pool_id, **updatable)
         changes.record("updated", "user pool", name)
     return pool_id
 
@@ -82,7 +79,7 @@ def find_app_client(aws: Aws, pool_id: str, name: str) -> str | None:
     return None
 
 
-def _app_client_settings() -> dict[str, Any]:
+def app_client_settings() -> dict[str, Any]:
     return {
         # Username and password straight to Cognito over TLS, then refresh tokens; no secret,
         # since a browser cannot keep one.
@@ -96,7 +93,7 @@ def _app_client_settings() -> dict[str, Any]:
 def ensure_app_client(aws: Aws, pool_id: str, name: str, changes: Changes) -> str:
     """The site's app client, without a secret; returns its id."""
     cognito = aws.client("cognito-idp")
-    wanted = _app_client_settings()
+    wanted = app_client_settings()
     client_id = find_app_client(aws, pool_id, name)
     if client_id is None:
         client_id = str(

@@ -18,6 +18,14 @@ SITE_FILES = {
     "style.css": "text/css; charset=utf-8",
 }
 CONFIG_KEY = "config.json"
+# Public ACLs stay blocked; only the bucket policy may grant public reads (site_policy).
+PUBLIC_POLICY_ONLY = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": False,
+    "RestrictPublicBuckets": False,
+}
+WEBSITE = {"IndexDocument": {"Suffix": "index.html"}}
 
 
 def site_policy(stack: Stack, bucket: str) -> dict[str, Any]:
@@ -51,18 +59,12 @@ def ensure_site_bucket(aws: Aws, stack: Stack, bucket: str, changes: Changes) ->
             options["CreateBucketConfiguration"] = {"LocationConstraint": stack.region}
         s3.create_bucket(Bucket=bucket, **options)
         changes.record("created", "bucket", bucket)
-    public_policy_only = {
-        "BlockPublicAcls": True,
-        "IgnorePublicAcls": True,
-        "BlockPublicPolicy": False,
-        "RestrictPublicBuckets": False,
-    }
     current_block = ignore_missing(
         lambda: s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"],
         "NoSuchPublicAccessBlockConfiguration",
     )
-    if current_block != public_policy_only:
-        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=public_policy_only)
+    if current_block != PUBLIC_POLICY_ONLY:
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_POLICY_ONLY)
         changes.record("updated", "bucket public access block", bucket)
     rules = ignore_missing(
         lambda: s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"],
@@ -80,12 +82,11 @@ def ensure_site_bucket(aws: Aws, stack: Stack, bucket: str, changes: Changes) ->
             },
         )
         changes.record("updated", "bucket encryption", bucket)
-    website = {"IndexDocument": {"Suffix": "index.html"}}
     current_website = ignore_missing(
         lambda: s3.get_bucket_website(Bucket=bucket), "NoSuchWebsiteConfiguration"
     )
-    if (current_website or {}).get("IndexDocument") != website["IndexDocument"]:
-        s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=website)
+    if (current_website or {}).get("IndexDocument") != WEBSITE["IndexDocument"]:
+        s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=WEBSITE)
         changes.record("updated", "bucket website", bucket)
     wanted_policy = site_policy(stack, bucket)
     current_policy = ignore_missing(

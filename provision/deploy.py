@@ -114,7 +114,7 @@ def outputs(aws: Aws, stack: Stack) -> dict[str, Any]:
 
 
 def core_outputs(aws: Aws, stack: Stack) -> dict[str, Any]:
-    """Everything but the dashboard's (provision.template renders the same keys)."""
+    """Everything but the dashboard's outputs (the template's Outputs have the same keys)."""
     topic_arn = find_topic(aws, stack.topic)
     alerts_url = queue_url(aws, stack.alerts_queue)
     if topic_arn is None or alerts_url is None:

@@ -373,7 +373,7 @@ def _dashboard(stack: Stack, settings: Settings, target: Target) -> Iterator[Res
         dashboard.inventory_api_environment(stack, settings, target.endpoint_url),
         target,
     )
-    yield Resource("user_pool", names.user_pool, {}, keeps_data=True)
+    yield Resource("user_pool", names.user_pool, {}, keeps_data=True, part="dashboard")
     properties = {
         "AppClient": names.app_client,
         "Api": names.api,
@@ -383,7 +383,7 @@ def _dashboard(stack: Stack, settings: Settings, target: Target) -> Iterator[Res
         "Role": _role(names.role, dashboard.inventory_api_policy(stack, names)).properties,
         "Function": function.properties,
     }
-    yield Resource("dashboard", names.api, properties)
+    yield Resource("dashboard", names.api, properties, part="dashboard")
 
 
 def _operations(
@@ -396,9 +396,11 @@ def _operations(
         functions.append(stack.track_function)
     if with_dashboard:
         functions.append(dashboard.Names(stack).function)
+    board = dashboard.Names(stack).function
     retention = {"RetentionInDays": settings.log_retention_days}
     for function in functions:
-        yield Resource("log_group", f"/aws/lambda/{function}", retention)
+        part = "dashboard" if function == board else ""
+        yield Resource("log_group", f"/aws/lambda/{function}", retention, part=part)
     actions: list[Any] = []
     if people.alarm_email:
         yield Resource("topic", alarms.alarms_topic(stack), {"Attributes": {}})
@@ -415,4 +417,5 @@ def _operations(
         actions = [Ref("topic", alarms.alarms_topic(stack), "Arn")]
     api = Ref("http_api", dashboard.Names(stack).api, "Id") if with_dashboard else None
     for spec in alarms.alarm_specs(stack, functions, stack.check_function, api):
-        yield Resource("alarm", spec.name, spec.request(actions))
+        part = "dashboard" if {board, api} & {value for _, value in spec.dimensions} else ""
+        yield Resource("alarm", spec.name, spec.request(actions), part=part)

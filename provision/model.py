@@ -19,12 +19,15 @@ class Ref:
 @dataclass(frozen=True)
 class Resource:
     """One resource: what it is, its name on the target, and the settings it must have.
-    `keeps_data`: destroy keeps it unless asked (`--delete-data`); the template retains it."""
+    `keeps_data`: destroy keeps it unless asked (`--delete-data`); the template retains it.
+    `part`: the optional part of the stack it belongs to ("dashboard"), which the template
+    makes conditional."""
 
     kind: str
     name: str
     properties: dict[str, Any] = field(hash=False)
     keeps_data: bool = False
+    part: str = ""
 
     @property
     def key(self) -> str:

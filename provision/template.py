@@ -5,11 +5,8 @@ build/inventory.template.json) and the function zips it names (build/functions/)
 who deploy with `aws cloudformation deploy` instead of `python -m provision up`. Account,
 region and partition are CloudFormation's own pseudo-parameters, so one template serves any
 account; the stack name is fixed when it is rendered, since every resource name derives
-from it.
-
-The dashboard is not in the template: its site needs files that carry the user pool's and
-the API's ids, which CloudFormation can only write through a custom resource (a function of
-its own). Deploy it with `python -m provision up` against the same stack name.
+from it. The dashboard is in it, conditional on the `Dashboard` parameter
+(provision.template_dashboard); its site's files are uploaded by `provision up`.
 """
 
 from __future__ import annotations
@@ -20,29 +17,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from provision import packaging, policies
+from provision import packaging, template_dashboard
 from provision.description import describe
 from provision.model import Ref, Resource, Target
 from provision.stack import Settings, Stack
+from provision.template_resources import RENDERERS, code_parameter, logical_id, notification
 
 OUTPUT = Path(__file__).resolve().parent.parent / "build"
 
-# A resource's kind -> its CloudFormation type. A bucket's notification is part of the
-# bucket; the dashboard is made by the reconciler only (see the module's docstring).
-TYPES = {
-    "bucket": "AWS::S3::Bucket",
-    "table": "AWS::DynamoDB::Table",
-    "topic": "AWS::SNS::Topic",
-    "queue": "AWS::SQS::Queue",
-    "subscription": "AWS::SNS::Subscription",
-    "role": "AWS::IAM::Role",
-    "function": "AWS::Lambda::Function",
-    "mapping": "AWS::Lambda::EventSourceMapping",
-    "log_group": "AWS::Logs::LogGroup",
-    "alarm": "AWS::CloudWatch::Alarm",
-}
 PART_OF_ANOTHER = {"bucket_notification": "bucket"}
-NOT_RENDERED = ("user_pool", "dashboard")
 
 # What Ref returns for each type; any other attribute is a GetAtt.
 REF_GIVES = {("queue", "Url"), ("topic", "Arn"), ("http_api", "Id")}
@@ -53,35 +36,52 @@ def symbolic_stack(name: str) -> Stack:
     return Stack(name, "${AWS::AccountId}", "${AWS::Region}", "${AWS::Partition}")
 
 
+def described(
+    name: str, settings: Settings | None = None, target: Target | None = None
+) -> tuple[Resource, ...]:
+    """The description the template renders: the dashboard always (the parameter decides)."""
+    settings = replace(settings or Settings(), dashboard=True)
+    target = replace(target or Target(), dashboard_supported=True)
+    return describe(symbolic_stack(name), settings, target)
+
+
 def render(
     name: str, settings: Settings | None = None, target: Target | None = None
 ) -> dict[str, Any]:
-    """The template of stack `name`, dashboard left out."""
+    """The template of stack `name` on `target` (AWS unless told)."""
     stack = symbolic_stack(name)
-    settings = replace(settings or Settings(), dashboard=False)
-    description = describe(stack, settings, target or Target())
+    description = described(name, settings, target)
     resources: dict[str, Any] = {}
     for resource in description:
-        if resource.kind in NOT_RENDERED:
-            continue
         if resource.kind in PART_OF_ANOTHER:
             owner = logical_id(stack, PART_OF_ANOTHER[resource.kind], resource.name)
-            resources[owner]["Properties"]["NotificationConfiguration"] = _notification(resource)
-            resources[owner]["DependsOn"] = [
-                logical_id(stack, "queue", resource.properties["Queue"].name) + "Policy"
-            ]
-            continue
-        resources.update(RENDERERS[resource.kind](stack, resource))
+            resources[owner]["Properties"]["NotificationConfiguration"] = notification(resource)
+            # S3 checks that it may send to the queue when the notification is made.
+            queue = resource.properties["Queue"].name
+            resources[owner]["DependsOn"] = [logical_id(stack, "queue", queue) + "Policy"]
+        elif resource.kind in template_dashboard.KINDS:
+            resources.update(template_dashboard.render(stack, resource))
+        else:
+            rendered = RENDERERS[resource.kind](stack, resource)
+            if resource.part == "dashboard":
+                rendered = {
+                    key: {**body, "Condition": template_dashboard.CONDITION}
+                    for key, body in rendered.items()
+                }
+            resources.update(rendered)
     template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"Serverless inventory, stack {name!r} (rendered by python -m provision "
         "template from provision/description.py; do not edit by hand)",
         "Parameters": _parameters(description),
+        "Conditions": {
+            template_dashboard.CONDITION: {"Fn::Equals": [{"Ref": "Dashboard"}, "true"]}
+        },
         "Resources": resources,
-        "Outputs": _outputs(stack),
+        "Outputs": _outputs(stack) | template_dashboard.outputs(stack),
     }
-    rendered: dict[str, Any] = _cloudformation_values(stack, template)
-    return rendered
+    cloudformation: dict[str, Any] = _cloudformation_values(stack, template)
+    return cloudformation
 
 
 def write(name: str, settings: Settings | None = None, output: Path | None = None) -> Path:
@@ -91,7 +91,7 @@ def write(name: str, settings: Settings | None = None, output: Path | None = Non
     template = render(name, settings)
     functions = output / "functions"
     functions.mkdir(parents=True, exist_ok=True)
-    for source, key in code_keys(describe(symbolic_stack(name), settings or Settings())).items():
+    for source, key in code_keys(described(name, settings)).items():
         (output / key).write_bytes(packaging.build_zip(source))
     path = output / f"{name}.template.json"
     path.write_text(json.dumps(template, indent=2) + "\n")
@@ -101,7 +101,9 @@ def write(name: str, settings: Settings | None = None, output: Path | None = Non
 def code_keys(description: tuple[Resource, ...]) -> dict[str, str]:
     """Each function source -> the S3 key its zip is uploaded under: named by its content,
     so new code is a new key and CloudFormation updates the function."""
-    sources = sorted({r.properties["Source"] for r in description if r.kind == "function"})
+    functions = [r.properties for r in description if r.kind == "function"]
+    functions += [r.properties["Function"] for r in description if r.kind == "dashboard"]
+    sources = sorted({function["Source"] for function in functions})
     keys = {}
     for source in sources:
         digest = packaging.code_sha256(packaging.build_zip(source))
@@ -110,25 +112,18 @@ def code_keys(description: tuple[Resource, ...]) -> dict[str, str]:
     return keys
 
 
-def logical_id(stack: Stack, kind: str, name: str) -> str:
-    """A resource's id in the template: its name without the stack's, in CamelCase, then
-    its kind (`inventory-uploads-${AWS::AccountId}-...` bucket -> UploadsBucket)."""
-    plain = re.sub(r"\$\{[^}]*\}", "", name).replace(stack.name, "", 1)
-    words = re.split(r"[^A-Za-z0-9]+", plain)
-    kind_words = kind.split("_")
-    return "".join(word[:1].upper() + word[1:] for word in [*words, *kind_words] if word)
-
-
-def code_parameter(source: str) -> str:
-    return "".join(word.capitalize() for word in source.split("_")) + "CodeKey"
-
-
 def _parameters(description: tuple[Resource, ...]) -> dict[str, Any]:
     parameters: dict[str, Any] = {
         "CodeBucket": {
             "Type": "String",
             "Description": "The S3 bucket holding the function zips (build/functions/)",
-        }
+        },
+        "Dashboard": {
+            "Type": "String",
+            "AllowedValues": ["true", "false"],
+            "Default": "true",
+            "Description": "Whether the stack has the dashboard (Cognito, the HTTP API, the site)",
+        },
     }
     for source, key in code_keys(description).items():
         parameters[code_parameter(source)] = {
@@ -157,228 +152,6 @@ def _cloudformation_values(stack: Stack, value: Any) -> Any:
     if isinstance(value, str) and "${AWS::" in value:
         return {"Fn::Sub": value}
     return value
-
-
-def _retained(resource: Resource, body: dict[str, Any]) -> dict[str, Any]:
-    if resource.keeps_data:  # data outlives the stack and any replacement of the resource
-        return {**body, "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
-    return body
-
-
-def _bucket(stack: Stack, resource: Resource) -> dict[str, Any]:
-    wanted, bucket_id = resource.properties, logical_id(stack, "bucket", resource.name)
-    encryption = {"ServerSideEncryptionByDefault": {"SSEAlgorithm": wanted["Encryption"]}}
-    rendered = {
-        bucket_id: {
-            "Type": TYPES["bucket"],
-            "Properties": {
-                "BucketName": resource.name,
-                "BucketEncryption": {"ServerSideEncryptionConfiguration": [encryption]},
-                "VersioningConfiguration": {"Status": wanted["Versioning"]},
-                "PublicAccessBlockConfiguration": wanted["PublicAccessBlock"],
-            },
-        }
-    }
-    if wanted["Policy"] is not None:
-        rendered[bucket_id + "Policy"] = {
-            "Type": "AWS::S3::BucketPolicy",
-            "Properties": {"Bucket": {"Ref": bucket_id}, "PolicyDocument": wanted["Policy"]},
-        }
-    return rendered
-
-
-def _notification(resource: Resource) -> dict[str, Any]:
-    wanted = resource.properties
-    return {
-        "QueueConfigurations": [
-            {"Event": event, "Queue": wanted["Queue"]} for event in wanted["Events"]
-        ]
-    }
-
-
-def _table(stack: Stack, resource: Resource) -> dict[str, Any]:
-    wanted = resource.properties
-    attributes = sorted(
-        {key for key, _ in wanted["Keys"]}
-        | {key for index in wanted["Indexes"] for key, _ in index["Keys"]}
-    )
-    properties: dict[str, Any] = {
-        "TableName": resource.name,
-        "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in attributes],
-        "KeySchema": _keys(wanted["Keys"]),
-    }
-    if wanted["Indexes"]:
-        properties["GlobalSecondaryIndexes"] = [
-            {
-                "IndexName": index["IndexName"],
-                "KeySchema": _keys(index["Keys"]),
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index in wanted["Indexes"]
-        ]
-    if wanted["Stream"]:
-        properties["StreamSpecification"] = {"StreamViewType": wanted["Stream"]}
-    if wanted["TimeToLive"]:
-        properties["TimeToLiveSpecification"] = {
-            "AttributeName": wanted["TimeToLive"],
-            "Enabled": True,
-        }
-    if wanted["PointInTimeRecovery"]:
-        properties["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
-    body = {"Type": TYPES["table"], "Properties": properties}
-    return {logical_id(stack, "table", resource.name): _retained(resource, body)}
-
-
-def _keys(keys: list[list[str]]) -> list[dict[str, str]]:
-    return [{"AttributeName": key, "KeyType": kind} for key, kind in keys]
-
-
-def _topic(stack: Stack, resource: Resource) -> dict[str, Any]:
-    properties = {"TopicName": resource.name, **resource.properties["Attributes"]}
-    return {
-        logical_id(stack, "topic", resource.name): {
-            "Type": TYPES["topic"],
-            "Properties": properties,
-        }
-    }
-
-
-def _queue(stack: Stack, resource: Resource) -> dict[str, Any]:
-    wanted, queue_id = resource.properties, logical_id(stack, "queue", resource.name)
-    properties: dict[str, Any] = {"QueueName": resource.name}
-    for key, value in wanted["Attributes"].items():
-        properties[key] = value == "true" if value in ("true", "false") else int(value)
-    if wanted["RedrivePolicy"] is not None:
-        properties["RedrivePolicy"] = wanted["RedrivePolicy"]
-    rendered = {queue_id: {"Type": TYPES["queue"], "Properties": properties}}
-    if wanted["Policy"] is not None:
-        rendered[queue_id + "Policy"] = {
-            "Type": "AWS::SQS::QueuePolicy",
-            "Properties": {"Queues": [{"Ref": queue_id}], "PolicyDocument": wanted["Policy"]},
-        }
-    return rendered
-
-
-def _subscription(stack: Stack, resource: Resource) -> dict[str, Any]:
-    wanted = resource.properties
-    properties: dict[str, Any] = {
-        "TopicArn": wanted["Topic"],
-        "Protocol": wanted["Protocol"],
-        "Endpoint": wanted["Endpoint"],
-    }
-    if "RawMessageDelivery" in wanted["Attributes"]:
-        properties["RawMessageDelivery"] = wanted["Attributes"]["RawMessageDelivery"] == "true"
-    if "FilterPolicy" in wanted["Attributes"]:
-        properties["FilterPolicy"] = json.loads(wanted["Attributes"]["FilterPolicy"])
-    body = {"Type": TYPES["subscription"], "Properties": properties}
-    if isinstance(wanted["Endpoint"], Ref):  # the queue lets the topic deliver first
-        body["DependsOn"] = [logical_id(stack, "queue", wanted["Endpoint"].name) + "Policy"]
-    return {logical_id(stack, "subscription", resource.name): body}
-
-
-def _role(stack: Stack, resource: Resource) -> dict[str, Any]:
-    wanted = resource.properties
-    properties = {
-        "RoleName": resource.name,
-        "AssumeRolePolicyDocument": wanted["Trust"],
-        "Policies": [{"PolicyName": resource.name, "PolicyDocument": wanted["Policy"]}],
-    }
-    body: dict[str, Any] = {"Type": TYPES["role"], "Properties": properties}
-    if policies.EMULATOR_ONLY_PUBLISH_BATCH in json.dumps(wanted["Policy"]):
-        body["Metadata"] = {
-            "cfn-lint": {"config": {"ignore_checks": ["W3037"]}},
-            "Why": f"{policies.EMULATOR_ONLY_PUBLISH_BATCH} is not in AWS's IAM catalogue: AWS "
-            "authorises PublishBatch as sns:Publish, MiniStack (enforcing IAM) by the "
-            "operation's own name, so the policy names both (provision/policies.py)",
-        }
-    return {logical_id(stack, "role", resource.name): body}
-
-
-def _function(stack: Stack, resource: Resource) -> dict[str, Any]:
-    wanted, function_id = resource.properties, logical_id(stack, "function", resource.name)
-    properties: dict[str, Any] = {
-        "FunctionName": resource.name,
-        "Role": wanted["Role"],
-        "Handler": wanted["Handler"],
-        "Runtime": wanted["Runtime"],
-        "Timeout": wanted["Timeout"],
-        "MemorySize": wanted["MemorySize"],
-        "Environment": {"Variables": wanted["Environment"]},
-        "TracingConfig": {"Mode": wanted["Tracing"]},
-        "Code": {
-            "S3Bucket": {"Ref": "CodeBucket"},
-            "S3Key": {"Ref": code_parameter(wanted["Source"])},
-        },
-    }
-    if wanted["ReservedConcurrency"] is not None:
-        properties["ReservedConcurrentExecutions"] = wanted["ReservedConcurrency"]
-    # Its log group first, so the function never makes one without an expiry.
-    log_group = logical_id(stack, "log_group", f"/aws/lambda/{resource.name}")
-    rendered = {
-        function_id: {"Type": TYPES["function"], "Properties": properties, "DependsOn": [log_group]}
-    }
-    if wanted["Retries"] is not None:
-        rendered[function_id + "Retries"] = {
-            "Type": "AWS::Lambda::EventInvokeConfig",
-            "Properties": {
-                "FunctionName": {"Ref": function_id},
-                "Qualifier": "$LATEST",
-                "MaximumRetryAttempts": wanted["Retries"]["MaximumRetryAttempts"],
-                "DestinationConfig": {"OnFailure": {"Destination": wanted["Retries"]["OnFailure"]}},
-            },
-        }
-    return rendered
-
-
-def _mapping(stack: Stack, resource: Resource) -> dict[str, Any]:
-    wanted = resource.properties
-    properties = {
-        "FunctionName": {"Ref": logical_id(stack, "function", wanted["Function"])},
-        "EventSourceArn": wanted["Source"],
-        "Enabled": True,
-        **wanted["OnCreate"],
-        **wanted["Settings"],
-    }
-    return {
-        logical_id(stack, "mapping", resource.name): {
-            "Type": TYPES["mapping"],
-            "Properties": properties,
-        }
-    }
-
-
-def _log_group(stack: Stack, resource: Resource) -> dict[str, Any]:
-    properties = {"LogGroupName": resource.name, **resource.properties}
-    return {
-        logical_id(stack, "log_group", resource.name): {
-            "Type": TYPES["log_group"],
-            "Properties": properties,
-        }
-    }
-
-
-def _alarm(stack: Stack, resource: Resource) -> dict[str, Any]:
-    return {
-        logical_id(stack, "alarm", resource.name): {
-            "Type": TYPES["alarm"],
-            "Properties": resource.properties,
-        }
-    }
-
-
-RENDERERS = {
-    "bucket": _bucket,
-    "table": _table,
-    "topic": _topic,
-    "queue": _queue,
-    "subscription": _subscription,
-    "role": _role,
-    "function": _function,
-    "mapping": _mapping,
-    "log_group": _log_group,
-    "alarm": _alarm,
-}
 
 
 def _outputs(stack: Stack) -> dict[str, Any]:

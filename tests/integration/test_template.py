@@ -1,7 +1,8 @@
 """The CloudFormation template (`python -m provision template`) deployed on the emulator by its
-CloudFormation, under a stack name of its own: created only, without the dashboard (the
-template has none) and never updated, as the emulator's CloudFormation breaks a stream
-mapping whose BatchSize is updated. Then the sample file goes in and its alert comes out."""
+own CloudFormation, under a stack name of its own and never updated (the emulator's
+CloudFormation breaks a stream mapping whose BatchSize is updated). Without the dashboard: the
+sample file goes in and its alert comes out. With it: `up` finds the stack as its own and
+has only the site's files to add."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from provision import deploy, description, packaging, planner, template
+from provision import dashboard, deploy, packaging, planner, template
 from provision.aws import Aws, Changes
 from provision.model import People
 from provision.stack import Settings, Stack
@@ -38,21 +39,27 @@ EMULATOR_CLOUDFORMATION_DROPS = {
 
 
 @pytest.fixture
-def from_template(aws: Aws) -> Iterator[tuple[Stack, dict[str, str]]]:
-    """A stack made by CloudFormation from the rendered template; its located names and the
-    stack's outputs. Deleted afterwards, with the tables it retains."""
+def from_template(
+    aws: Aws, request: pytest.FixtureRequest
+) -> Iterator[tuple[Stack, dict[str, str]]]:
+    """A stack made by CloudFormation from the rendered template, its dashboard as the
+    parameter says (false unless the test says "true"); its located names and the stack's
+    outputs. Deleted afterwards, with the tables it retains."""
+    with_dashboard = getattr(request, "param", "false")
     located = deploy.locate(aws, f"cfn-{uuid.uuid4().hex[:6]}")
     code_bucket = f"{located.name}-code-{located.account}"
     aws.s3.create_bucket(Bucket=code_bucket)
-    symbolic = description.describe(template.symbolic_stack(located.name), Settings())
-    for source, key in template.code_keys(symbolic).items():
+    for source, key in template.code_keys(template.described(located.name)).items():
         aws.s3.put_object(Bucket=code_bucket, Key=key, Body=packaging.build_zip(source))
     body = template.render(located.name, Settings(), planner.target_of(aws))
     cloudformation = aws.client("cloudformation")
     cloudformation.create_stack(
         StackName=located.name,
         TemplateBody=json.dumps(body),
-        Parameters=[{"ParameterKey": "CodeBucket", "ParameterValue": code_bucket}],
+        Parameters=[
+            {"ParameterKey": "CodeBucket", "ParameterValue": code_bucket},
+            {"ParameterKey": "Dashboard", "ParameterValue": with_dashboard},
+        ],
         Capabilities=["CAPABILITY_NAMED_IAM"],
     )
     try:
@@ -61,7 +68,8 @@ def from_template(aws: Aws) -> Iterator[tuple[Stack, dict[str, str]]]:
         )
         found = cloudformation.describe_stacks(StackName=located.name)["Stacks"][0]
         yield located, {out["OutputKey"]: out["OutputValue"] for out in found["Outputs"]}
-        for bucket in (located.uploads_bucket, located.reports_bucket):
+        site = dashboard.Names(located).site_bucket
+        for bucket in (located.uploads_bucket, located.reports_bucket, site):
             delete_bucket(aws, bucket, Changes())  # CloudFormation deletes empty ones
         cloudformation.delete_stack(StackName=located.name)
         cloudformation.get_waiter("stack_delete_complete").wait(
@@ -132,3 +140,26 @@ def _path(value: str | None) -> str | None:
 
 def _camel(key: str) -> str:
     return "".join(word.capitalize() for word in key.split("_"))
+
+
+@pytest.mark.parametrize("from_template", ["true"], indirect=True)
+def test_with_its_dashboard_up_finds_the_stack_as_its_own_and_uploads_the_site(
+    aws: Aws, from_template: tuple[Stack, dict[str, str]]
+) -> None:
+    located, stack_outputs = from_template
+    assert stack_outputs["DashboardFunction"] == dashboard.Names(located).function
+
+    # then the reconciler's plan has only the site's files to add (CloudFormation cannot
+    # upload them), besides what the emulator's CloudFormation drops
+    plan = deploy.plan(aws, located, Settings(), People(), Changes())
+    changed = [change for change in plan if change.action != "nothing"]
+    lines = [change.line for change in changed]
+    assert {change.action for change in changed} == {"update"}, lines
+    fields = {(change.resource.kind, field) for change in changed for field in change.fields}
+    assert ("dashboard", "SiteFiles") in fields
+    assert fields - {("dashboard", "SiteFiles")} <= EMULATOR_CLOUDFORMATION_DROPS, lines
+
+    # when up runs on it, then nothing is left to plan
+    deploy.up(aws, located, Settings())
+    plan = deploy.plan(aws, located, Settings(), People(), Changes())
+    assert [change.line for change in plan if change.action != "nothing"] == []
