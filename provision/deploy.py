@@ -43,7 +43,7 @@ def target_name(aws: Aws, stack: Stack) -> str:
     return aws.endpoint_url or f"AWS account {stack.account}"
 
 
-def description(
+def stack_description(
     aws: Aws,
     stack: Stack,
     settings: Settings,
@@ -66,7 +66,7 @@ def plan(
     aws: Aws, stack: Stack, settings: Settings, people: People, changes: Changes
 ) -> list[Change]:
     """What `up` with these settings would change; changes nothing."""
-    return planner.plan(aws, stack, description(aws, stack, settings, people, changes))
+    return planner.plan(aws, stack, stack_description(aws, stack, settings, people, changes))
 
 
 def up(
