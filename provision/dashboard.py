@@ -120,12 +120,12 @@ class Addresses:
         return f"{self.endpoint}/_aws/execute-api/{api_id}"
 
 
-def addresses(aws: Aws, names: Names) -> Addresses:
+def addresses(endpoint_url: str | None, names: Names) -> Addresses:
     """The site over HTTPS on AWS (the S3 website endpoint is HTTP only, and the page asks
-    for a password); on an emulator, the endpoint's own origin, path style."""
+    for a password); on an emulator (at `endpoint_url`), its own origin, path style."""
     region = names.stack.region
-    if aws.endpoint_url:
-        endpoint = aws.endpoint_url.rstrip("/")
+    if endpoint_url:
+        endpoint = endpoint_url.rstrip("/")
         parts = urlsplit(endpoint)
         return Addresses(
             site_url=f"{endpoint}/{names.site_bucket}/index.html",
@@ -269,7 +269,7 @@ def ensure(
     if reason:
         return _skipped(reason, changes)
     names = Names(stack)
-    where = addresses(aws, names)
+    where = addresses(aws.endpoint_url, names)
 
     # Who may sign in: users an administrator creates, through a client with no secret.
     pool_id = ensure_user_pool(aws, names.user_pool, changes)
@@ -343,7 +343,7 @@ def outputs(aws: Aws, stack: Stack) -> dict[str, Any]:
     client_id = find_app_client(aws, pool_id, names.app_client)
     if client_id is None:
         return absent
-    where = addresses(aws, names)
+    where = addresses(aws.endpoint_url, names)
     return _outputs(
         names, where, pool_id, client_id, where.api_url(api["ApiId"], api["ApiEndpoint"])
     )

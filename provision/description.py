@@ -378,6 +378,8 @@ def _dashboard(stack: Stack, settings: Settings, target: Target) -> Iterator[Res
         "AppClient": names.app_client,
         "Api": names.api,
         "Routes": list(dashboard_api.ROUTES),
+        "Cors": dashboard_api.cors(dashboard.addresses(target.endpoint_url, names).site_origin),
+        "Stage": {"AutoDeploy": True, "DefaultRouteSettings": dashboard_api.THROTTLING},
         "SiteBucket": names.site_bucket,
         "SiteFiles": dashboard_site.site_digests(),
         "Role": _role(names.role, dashboard.inventory_api_policy(stack, names)).properties,

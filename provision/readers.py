@@ -309,10 +309,33 @@ def _read_dashboard(aws: Aws, resolve: Resolver, resource: Resource) -> dict[str
         "AppClient": wanted["AppClient"] if client else None,
         "Api": wanted["Api"] if api else None,
         "Routes": wanted["Routes"] if api else [],  # dashboard.ensure_routes keeps them
+        "Cors": _cors(api, wanted["Cors"]) if api else None,
+        "Stage": _stage(aws, api["ApiId"]) if api else None,
         "SiteBucket": wanted["SiteBucket"] if site else None,
         "SiteFiles": dashboard_site.uploaded_digests(aws, wanted["SiteBucket"]) if site else {},
         "Role": role,
         "Function": function,
+    }
+
+
+def _cors(api: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    current = api.get("CorsConfiguration") or {}
+    have = {key: current.get(key) for key in wanted}
+    have["AllowHeaders"] = [header.lower() for header in have["AllowHeaders"] or []]
+    return have
+
+
+def _stage(aws: Aws, api_id: str) -> dict[str, Any] | None:
+    stage = ignore_missing(
+        lambda: aws.client("apigatewayv2").get_stage(ApiId=api_id, StageName="$default"),
+        "NotFoundException",
+    )
+    if stage is None:
+        return None
+    settings = stage.get("DefaultRouteSettings") or {}
+    return {
+        "AutoDeploy": stage.get("AutoDeploy"),
+        "DefaultRouteSettings": {key: settings.get(key) for key in dashboard_api.THROTTLING},
     }
 
 

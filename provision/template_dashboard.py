@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from provision import dashboard
-from provision.dashboard_api import AUTHORIZER, PROXY, ROUTES, THROTTLING, cors, jwt_authorizer
+from provision.dashboard_api import AUTHORIZER, PROXY, ROUTES, jwt_authorizer
 from provision.dashboard_cognito import USER_POOL, app_client_settings
 from provision.dashboard_site import PUBLIC_POLICY_ONLY, WEBSITE, site_policy
 from provision.model import Resource
@@ -27,7 +27,9 @@ KINDS = ("user_pool", "dashboard")
 
 def render(stack: Stack, resource: Resource) -> dict[str, Any]:
     """The template's resources for the description's `user_pool` or `dashboard`."""
-    rendered = _user_pool(stack, resource) if resource.kind == "user_pool" else _parts(stack)
+    rendered = (
+        _user_pool(stack, resource) if resource.kind == "user_pool" else _parts(stack, resource)
+    )
     if resource.kind == "dashboard":
         names = dashboard.Names(stack)
         role = Resource("role", names.role, resource.properties["Role"])
@@ -40,7 +42,7 @@ def outputs(stack: Stack) -> dict[str, Any]:
     """`provision outputs`' dashboard keys, flattened in CamelCase."""
     names, ids = dashboard.Names(stack), _ids(stack)
     values = {
-        "DashboardUrl": f"{_site_origin(stack)}/index.html",
+        "DashboardUrl": dashboard.addresses(None, names).site_url,
         "DashboardSiteBucket": {"Ref": ids["site"]},
         "DashboardUserPoolId": {"Ref": ids["pool"]},
         "DashboardAppClientId": {"Ref": ids["client"]},
@@ -61,11 +63,6 @@ def _ids(stack: Stack) -> dict[str, str]:
     }
 
 
-def _site_origin(stack: Stack) -> str:
-    """As provision.dashboard.addresses has it on AWS: the bucket's HTTPS origin."""
-    return f"https://{dashboard.Names(stack).site_bucket}.s3.{stack.region}.${{AWS::URLSuffix}}"
-
-
 def _user_pool(stack: Stack, resource: Resource) -> dict[str, Any]:
     body = {
         "Type": "AWS::Cognito::UserPool",
@@ -74,8 +71,8 @@ def _user_pool(stack: Stack, resource: Resource) -> dict[str, Any]:
     return {_ids(stack)["pool"]: retained(resource, body)}
 
 
-def _parts(stack: Stack) -> dict[str, Any]:
-    names, ids = dashboard.Names(stack), _ids(stack)
+def _parts(stack: Stack, board: Resource) -> dict[str, Any]:
+    names, ids, wanted = dashboard.Names(stack), _ids(stack), board.properties
     api = {"Ref": ids["api"]}
     client = {
         "Type": "AWS::Cognito::UserPoolClient",
@@ -92,7 +89,7 @@ def _parts(stack: Stack) -> dict[str, Any]:
             "Name": names.api,
             "ProtocolType": "HTTP",
             "Description": "Inventory dashboard: items and summary behind Cognito",
-            "CorsConfiguration": cors(_site_origin(stack)),
+            "CorsConfiguration": wanted["Cors"],
         },
     }
     issuer = names.issuer(f"${{{ids['pool']}}}")
@@ -131,8 +128,7 @@ def _parts(stack: Stack) -> dict[str, Any]:
         "Properties": {
             "ApiId": api,
             "StageName": "$default",
-            "AutoDeploy": True,
-            "DefaultRouteSettings": THROTTLING,
+            **wanted["Stage"],
         },
     }
     permission = {

@@ -159,7 +159,7 @@ def test_on_aws_the_site_is_served_over_https_and_cognito_is_regional():
     aws = Aws(session(), None)
 
     # when
-    where = addresses(aws, NAMES)
+    where = addresses(aws.endpoint_url, NAMES)
 
     # then
     origin = "https://inventory-dashboard-123456789012-eu-west-1.s3.eu-west-1.amazonaws.com"
@@ -175,7 +175,7 @@ def test_on_an_emulator_everything_is_under_its_endpoint():
     aws = Aws(session(), "http://127.0.0.1:4566/")
 
     # when
-    where = addresses(aws, NAMES)
+    where = addresses(aws.endpoint_url, NAMES)
 
     # then
     assert where.site_origin == "http://127.0.0.1:4566"
@@ -190,7 +190,7 @@ def test_on_an_emulator_everything_is_under_its_endpoint():
 
 def test_the_site_configuration_holds_addresses_and_ids_only():
     # given
-    where = addresses(Aws(session(), None), NAMES)
+    where = addresses(None, NAMES)
 
     # when
     config = site_config(STACK, where, "eu-west-1_pool", "client123", "https://api.example")
@@ -210,7 +210,7 @@ def test_the_site_configuration_holds_addresses_and_ids_only():
 
 def test_on_an_emulator_the_site_configuration_names_its_endpoint():
     # given: an endpoint as given on the command line, trailing slash and all
-    where = addresses(Aws(session(), "http://127.0.0.1:4566/"), NAMES)
+    where = addresses("http://127.0.0.1:4566/", NAMES)
 
     # when
     config = site_config(STACK, where, "eu-west-1_pool", "client123", "http://api.example")
