@@ -49,6 +49,39 @@ def _pages(call: Callable[..., dict[str, Any]], **request: Any) -> Iterator[dict
         request["NextToken"] = page["NextToken"]
 
 
+def cors_as_set(api: dict[str, Any]) -> dict[str, Any]:
+    """The API's CORS in cors()' terms (header names come back in any case)."""
+    current = api.get("CorsConfiguration") or {}
+    have = {key: current.get(key) for key in cors("")}
+    have["AllowMethods"] = list(have["AllowMethods"] or [])
+    have["AllowHeaders"] = [header.lower() for header in have["AllowHeaders"] or []]
+    return have
+
+
+def stage_as_set(aws: Aws, api_id: str) -> dict[str, Any] | None:
+    """The $default stage's settings as provisioning sets them (None: there is no stage)."""
+    stage = ignore_missing(
+        lambda: aws.client("apigatewayv2").get_stage(ApiId=api_id, StageName="$default"),
+        "NotFoundException",
+    )
+    if stage is None:
+        return None
+    settings = stage.get("DefaultRouteSettings") or {}
+    return {
+        "AutoDeploy": stage.get("AutoDeploy"),
+        "DefaultRouteSettings": {key: settings.get(key) for key in THROTTLING},
+    }
+
+
+STAGE = {"AutoDeploy": True, "DefaultRouteSettings": THROTTLING}
+
+
+def route_keys(aws: Aws, api_id: str) -> list[str]:
+    """The API's routes, sorted."""
+    routes = _pages(aws.client("apigatewayv2").get_routes, ApiId=api_id)
+    return sorted(route["RouteKey"] for route in routes)
+
+
 def find_http_api(aws: Aws, name: str) -> dict[str, Any] | None:
     for api in _pages(aws.client("apigatewayv2").get_apis):
         if api["Name"] == name and api.get("ProtocolType") == "HTTP":
@@ -70,11 +103,7 @@ def ensure_http_api(aws: Aws, name: str, origin: str, changes: Changes) -> dict[
         )
         changes.record("created", "http api", name)
         return created
-    current = api.get("CorsConfiguration") or {}
-    have = {key: current.get(key) for key in wanted_cors}
-    for key in ("AllowMethods", "AllowHeaders"):
-        have[key] = [value.lower() if key == "AllowHeaders" else value for value in have[key] or []]
-    if have != wanted_cors:
+    if cors_as_set(api) != wanted_cors:
         gateway.update_api(ApiId=api["ApiId"], CorsConfiguration=wanted_cors)
         changes.record("updated", "http api cors", name)
     return api
@@ -149,21 +178,12 @@ def ensure_routes(
 def ensure_default_stage(aws: Aws, api_id: str, changes: Changes) -> None:
     """The $default stage, deployed automatically, throttled."""
     gateway = aws.client("apigatewayv2")
-    stage = ignore_missing(
-        lambda: gateway.get_stage(ApiId=api_id, StageName="$default"), "NotFoundException"
-    )
-    if stage is None:
-        gateway.create_stage(
-            ApiId=api_id, StageName="$default", AutoDeploy=True, DefaultRouteSettings=THROTTLING
-        )
+    have = stage_as_set(aws, api_id)
+    if have is None:
+        gateway.create_stage(ApiId=api_id, StageName="$default", **STAGE)
         changes.record("created", "api stage", f"{api_id} $default")
-        return
-    settings = stage.get("DefaultRouteSettings") or {}
-    have = {key: settings.get(key) for key in THROTTLING}
-    if stage.get("AutoDeploy") is not True or have != THROTTLING:
-        gateway.update_stage(
-            ApiId=api_id, StageName="$default", AutoDeploy=True, DefaultRouteSettings=THROTTLING
-        )
+    elif have != STAGE:
+        gateway.update_stage(ApiId=api_id, StageName="$default", **STAGE)
         changes.record("updated", "api stage", f"{api_id} $default")
 
 

@@ -32,6 +32,8 @@ USER_POOL = {
     "UsernameConfiguration": {"CaseSensitive": False},
     "MfaConfiguration": "OFF",
 }
+# What of USER_POOL can be read back and kept in line (the username's case is fixed at birth).
+USER_POOL_AS_SET = {"PasswordPolicy": PASSWORD_POLICY, "AdminCreateUserOnly": True}
 
 
 def delete_user_pool(aws: Aws, name: str, changes: Changes) -> None:
@@ -58,11 +60,7 @@ def ensure_user_pool(aws: Aws, name: str, changes: Changes) -> str:
         pool_id = str(cognito.create_user_pool(PoolName=name, **USER_POOL)["UserPool"]["Id"])
         changes.record("created", "user pool", name)
         return pool_id
-    pool = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
-    policy = pool.get("Policies", {}).get("PasswordPolicy", {})
-    have_policy = {key: policy.get(key) for key in PASSWORD_POLICY}
-    have_admin = pool.get("AdminCreateUserConfig", {}).get("AllowAdminCreateUserOnly")
-    if have_policy != PASSWORD_POLICY or have_admin is not True:
+    if user_pool_as_set(aws, pool_id) != USER_POOL_AS_SET:
         # (The username's case-sensitivity is fixed when a pool is made.)
         updatable = {k: v for k, v in USER_POOL.items() if k != "UsernameConfiguration"}
         cognito.update_user_pool(UserPoolId=pool_id, **updatable)
@@ -90,6 +88,33 @@ def app_client_settings() -> dict[str, Any]:
     }
 
 
+def app_client_as_set(aws: Aws, pool_id: str, client_id: str) -> dict[str, Any]:
+    """The app client's settings, in app_client_settings' terms."""
+    current = aws.client("cognito-idp").describe_user_pool_client(
+        UserPoolId=pool_id, ClientId=client_id
+    )["UserPoolClient"]
+    have = {key: current.get(key) for key in app_client_settings()}
+    have["ExplicitAuthFlows"] = sorted(have["ExplicitAuthFlows"] or [])
+    have["TokenValidityUnits"] = {
+        key: (have["TokenValidityUnits"] or {}).get(key)
+        for key in TOKEN_VALIDITY["TokenValidityUnits"]
+    }
+    return have
+
+
+def user_pool_as_set(aws: Aws, pool_id: str) -> dict[str, Any]:
+    """What of the pool provisioning keeps in line: its password policy, and whether only
+    administrators add users."""
+    pool = aws.client("cognito-idp").describe_user_pool(UserPoolId=pool_id)["UserPool"]
+    policy = pool.get("Policies", {}).get("PasswordPolicy", {})
+    return {
+        "PasswordPolicy": {key: policy.get(key) for key in PASSWORD_POLICY},
+        "AdminCreateUserOnly": pool.get("AdminCreateUserConfig", {}).get(
+            "AllowAdminCreateUserOnly"
+        ),
+    }
+
+
 def ensure_app_client(aws: Aws, pool_id: str, name: str, changes: Changes) -> str:
     """The site's app client, without a secret; returns its id."""
     cognito = aws.client("cognito-idp")
@@ -103,16 +128,7 @@ def ensure_app_client(aws: Aws, pool_id: str, name: str, changes: Changes) -> st
         )
         changes.record("created", "app client", name)
         return client_id
-    current = cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)[
-        "UserPoolClient"
-    ]
-    have = {key: current.get(key) for key in wanted}
-    have["ExplicitAuthFlows"] = sorted(have["ExplicitAuthFlows"] or [])
-    have["TokenValidityUnits"] = {
-        key: (have["TokenValidityUnits"] or {}).get(key)
-        for key in TOKEN_VALIDITY["TokenValidityUnits"]
-    }
-    if have != wanted:
+    if app_client_as_set(aws, pool_id, client_id) != wanted:
         cognito.update_user_pool_client(
             UserPoolId=pool_id, ClientId=client_id, ClientName=name, **wanted
         )

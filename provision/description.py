@@ -15,7 +15,16 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from provision import alarms, dashboard, dashboard_api, dashboard_site, packaging, policies, tracing
+from provision import (
+    alarms,
+    dashboard,
+    dashboard_api,
+    dashboard_cognito,
+    dashboard_site,
+    packaging,
+    policies,
+    tracing,
+)
 from provision.model import People, Ref, Resource, Target
 from provision.stack import LEVEL_INDEX, Settings, Stack
 from provision.storage import BLOCK_ALL_PUBLIC_ACCESS
@@ -373,13 +382,14 @@ def _dashboard(stack: Stack, settings: Settings, target: Target) -> Iterator[Res
         dashboard.inventory_api_environment(stack, settings, target.endpoint_url),
         target,
     )
-    yield Resource("user_pool", names.user_pool, {}, keeps_data=True, part="dashboard")
+    pool = dashboard_cognito.USER_POOL_AS_SET
+    yield Resource("user_pool", names.user_pool, pool, keeps_data=True, part="dashboard")
     properties = {
-        "AppClient": names.app_client,
+        "AppClient": {"Name": names.app_client, **dashboard_cognito.app_client_settings()},
         "Api": names.api,
-        "Routes": list(dashboard_api.ROUTES),
+        "Routes": sorted(dashboard_api.ROUTES),
         "Cors": dashboard_api.cors(dashboard.addresses(target.endpoint_url, names).site_origin),
-        "Stage": {"AutoDeploy": True, "DefaultRouteSettings": dashboard_api.THROTTLING},
+        "Stage": dashboard_api.STAGE,
         "SiteBucket": names.site_bucket,
         "SiteFiles": dashboard_site.site_digests(),
         "Role": _role(names.role, dashboard.inventory_api_policy(stack, names)).properties,

@@ -289,13 +289,15 @@ def _read_alarm(aws: Aws, resolve: Resolver, resource: Resource) -> dict[str, An
 
 
 def _read_user_pool(aws: Aws, resolve: Resolver, resource: Resource) -> dict[str, Any] | None:
-    return {} if dashboard_cognito.find_user_pool(aws, resource.name) else None
+    pool_id = dashboard_cognito.find_user_pool(aws, resource.name)
+    return dashboard_cognito.user_pool_as_set(aws, pool_id) if pool_id else None
 
 
 def _read_dashboard(aws: Aws, resolve: Resolver, resource: Resource) -> dict[str, Any] | None:
     wanted = resource.properties
     pool = dashboard_cognito.find_user_pool(aws, dashboard.Names(resolve.stack).user_pool)
-    client = dashboard_cognito.find_app_client(aws, pool, wanted["AppClient"]) if pool else None
+    name = wanted["AppClient"]["Name"]
+    client = dashboard_cognito.find_app_client(aws, pool, name) if pool else None
     api = dashboard_api.find_http_api(aws, wanted["Api"])
     names = dashboard.Names(resolve.stack)
     role = _read_role(aws, resolve, Resource("role", names.role, wanted["Role"]))
@@ -306,36 +308,17 @@ def _read_dashboard(aws: Aws, resolve: Resolver, resource: Resource) -> dict[str
     if not any((api, role, function, site)):
         return None
     return {
-        "AppClient": wanted["AppClient"] if client else None,
+        "AppClient": {"Name": name, **dashboard_cognito.app_client_as_set(aws, pool, client)}
+        if pool and client
+        else None,
         "Api": wanted["Api"] if api else None,
-        "Routes": wanted["Routes"] if api else [],  # dashboard.ensure_routes keeps them
-        "Cors": _cors(api, wanted["Cors"]) if api else None,
-        "Stage": _stage(aws, api["ApiId"]) if api else None,
+        "Routes": dashboard_api.route_keys(aws, api["ApiId"]) if api else [],
+        "Cors": dashboard_api.cors_as_set(api) if api else None,
+        "Stage": dashboard_api.stage_as_set(aws, api["ApiId"]) if api else None,
         "SiteBucket": wanted["SiteBucket"] if site else None,
         "SiteFiles": dashboard_site.uploaded_digests(aws, wanted["SiteBucket"]) if site else {},
         "Role": role,
         "Function": function,
-    }
-
-
-def _cors(api: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
-    current = api.get("CorsConfiguration") or {}
-    have = {key: current.get(key) for key in wanted}
-    have["AllowHeaders"] = [header.lower() for header in have["AllowHeaders"] or []]
-    return have
-
-
-def _stage(aws: Aws, api_id: str) -> dict[str, Any] | None:
-    stage = ignore_missing(
-        lambda: aws.client("apigatewayv2").get_stage(ApiId=api_id, StageName="$default"),
-        "NotFoundException",
-    )
-    if stage is None:
-        return None
-    settings = stage.get("DefaultRouteSettings") or {}
-    return {
-        "AutoDeploy": stage.get("AutoDeploy"),
-        "DefaultRouteSettings": {key: settings.get(key) for key in dashboard_api.THROTTLING},
     }
 
 

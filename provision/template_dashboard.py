@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from provision import dashboard
-from provision.dashboard_api import AUTHORIZER, PROXY, ROUTES, jwt_authorizer
-from provision.dashboard_cognito import USER_POOL, app_client_settings
+from provision.dashboard_api import AUTHORIZER, PROXY, jwt_authorizer
+from provision.dashboard_cognito import USER_POOL
 from provision.dashboard_site import PUBLIC_POLICY_ONLY, WEBSITE, site_policy
 from provision.model import Resource
 from provision.stack import Stack
@@ -74,13 +74,14 @@ def _user_pool(stack: Stack, resource: Resource) -> dict[str, Any]:
 def _parts(stack: Stack, board: Resource) -> dict[str, Any]:
     names, ids, wanted = dashboard.Names(stack), _ids(stack), board.properties
     api = {"Ref": ids["api"]}
+    settings = {key: value for key, value in wanted["AppClient"].items() if key != "Name"}
     client = {
         "Type": "AWS::Cognito::UserPoolClient",
         "Properties": {
             "UserPoolId": {"Ref": ids["pool"]},
-            "ClientName": names.app_client,
+            "ClientName": wanted["AppClient"]["Name"],
             "GenerateSecret": False,
-            **app_client_settings(),
+            **settings,
         },
     }
     http_api = {
@@ -121,7 +122,7 @@ def _parts(stack: Stack, board: Resource) -> dict[str, Any]:
                 "Target": {"Fn::Sub": f"integrations/${{{ids['api']}Integration}}"},
             },
         }
-        for key in ROUTES
+        for key in wanted["Routes"]
     }
     stage = {
         "Type": "AWS::ApiGatewayV2::Stage",
