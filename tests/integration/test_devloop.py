@@ -209,3 +209,33 @@ def test_watch_redeploys_only_the_function_whose_code_changed(devloop):
         # and Ctrl-C stops it cleanly
         assert watch.interrupt() == 0
         assert "stopped watching" in watch.lines
+
+
+def test_make_plan_says_what_up_would_change_and_changes_nothing(devloop):
+    # given the stack `make up` built without its dashboard; when `make plan` is run on it
+    port = devloop.endpoint.rsplit(":", 1)[-1]
+    people = [f"EMAIL={EMAIL}", f"SMS={PHONE}"]
+    result = subprocess.run(
+        ["make", "plan", f"STACK={devloop.stack}", f"PORT={port}", *people],
+        cwd=ROOT,
+        env=devloop.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    # then it lists the dashboard, its log group and its alarms to create, and only those
+    assert result.returncode == 0, result.stderr
+    *changes, summary = result.stdout.splitlines()
+    name = devloop.stack
+    assert sorted(changes) == [
+        f"create   alarm {name}-dashboard-5xx",
+        f"create   alarm {name}-inventory_api-errors",
+        f"create   dashboard {name}-dashboard",
+        f"create   log group /aws/lambda/{name}-inventory_api",
+        f"create   user pool {name}-dashboard",
+    ]
+    assert summary == "plan: 5 to create"
+    # and nothing was made
+    pools = devloop.aws.client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"]
+    assert f"{name}-dashboard" not in [pool["Name"] for pool in pools]
