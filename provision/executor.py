@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from provision import alarms, dashboard, dashboard_cognito, packaging, safety
@@ -44,7 +45,24 @@ from provision.topics_and_queues import (
     ensure_topic,
 )
 
-Apply = Callable[[Aws, Stack, Settings, Resource, dict[str, Any], Changes], None]
+
+@dataclass(frozen=True)
+class Step:
+    """One change being made: where, to what, with the description's values resolved."""
+
+    aws: Aws
+    stack: Stack
+    settings: Settings
+    resource: Resource
+    wanted: dict[str, Any]
+    changes: Changes
+
+    @property
+    def name(self) -> str:
+        return self.resource.name
+
+
+Apply = Callable[[Step], None]
 
 
 def apply(aws: Aws, stack: Stack, settings: Settings, plan: list[Change], changes: Changes) -> None:
@@ -63,7 +81,7 @@ def apply(aws: Aws, stack: Stack, settings: Settings, plan: list[Change], change
         unknown = _first_unknown(wanted)
         if unknown is not None:
             raise LookupError(f"{change.resource.key} needs {unknown}, which is not there")
-        APPLIERS[change.resource.kind](aws, stack, settings, change.resource, wanted, changes)
+        APPLIERS[change.resource.kind](Step(aws, stack, settings, change.resource, wanted, changes))
         resolve.forget()
 
 
@@ -76,57 +94,31 @@ def _first_unknown(value: Any) -> Unknown | None:
     return next((found for child in children if (found := _first_unknown(child))), None)
 
 
-def _bucket(
-    aws: Aws,
-    stack: Stack,
-    settings: Settings,
-    resource: Resource,
-    wanted: dict[str, Any],
-    changes: Changes,
-) -> None:
-    ensure_bucket(aws, resource.name, stack.region, wanted["Policy"], changes)
+def _bucket(step: Step) -> None:
+    ensure_bucket(step.aws, step.name, step.stack.region, step.wanted["Policy"], step.changes)
 
 
-def _notification(
-    aws: Aws,
-    stack: Stack,
-    settings: Settings,
-    resource: Resource,
-    wanted: dict[str, Any],
-    changes: Changes,
-) -> None:
-    ensure_bucket_notification(aws, resource.name, wanted["Queue"], changes, via_queue=True)
+def _notification(step: Step) -> None:
+    queue = step.wanted["Queue"]
+    ensure_bucket_notification(step.aws, step.name, queue, step.changes, via_queue=True)
 
 
-def _table(
-    aws: Aws,
-    stack: Stack,
-    settings: Settings,
-    resource: Resource,
-    wanted: dict[str, Any],
-    changes: Changes,
-) -> None:
+def _table(step: Step) -> None:
+    wanted = step.wanted
     indexes = tuple(
         IndexSpec(index["IndexName"], tuple((key, kind) for key, kind in index["Keys"]))
         for index in wanted["Indexes"]
     )
     keys = [(key, kind) for key, kind in wanted["Keys"]]
-    ensure_table(aws, resource.name, keys, changes, bool(wanted["Stream"]), indexes)
+    ensure_table(step.aws, step.name, keys, step.changes, bool(wanted["Stream"]), indexes)
     if wanted["TimeToLive"]:
-        ensure_time_to_live(aws, resource.name, wanted["TimeToLive"], changes)
+        ensure_time_to_live(step.aws, step.name, wanted["TimeToLive"], step.changes)
     if wanted["PointInTimeRecovery"]:
-        safety.ensure_point_in_time_recovery(aws, resource.name, changes)
+        safety.ensure_point_in_time_recovery(step.aws, step.name, step.changes)
 
 
-def _topic(
-    aws: Aws,
-    stack: Stack,
-    settings: Settings,
-    resource: Resource,
-    wanted: dict[str, Any],
-    changes: Changes,
-) -> None:
-    ensure_topic(aws, resource.name, wanted["Attributes"], changes)
+def _topic(step: Step) -> None:
+    ensure_topic(step.aws, step.name, step.wanted["Attributes"], step.changes)
 
 
 def queue_attributes(wanted: dict[str, Any]) -> dict[str, str]:
@@ -139,51 +131,30 @@ def queue_attributes(wanted: dict[str, Any]) -> dict[str, str]:
     return attributes
 
 
-def _queue(
-    aws: Aws,
-    stack: Stack,
-    settings: Settings,
-    resource: Resource,
-    wanted: dict[str, Any],
-    changes: Changes,
-) -> None:
-    ensure_queue(aws, resource.name, queue_attributes(wanted), changes)
+def _queue(step: Step) -> None:
+    ensure_queue(step.aws, step.name, queue_attributes(step.wanted), step.changes)
 
 
-def _subscription(
-    aws: Aws,
-    stack: Stack,
-    settings: Settings,
-    resource: Resource,
-    wanted: dict[str, Any],
-    changes: Changes,
-) -> None:
+def _subscription(step: Step) -> None:
+    wanted = step.wanted
     ensure_subscription(
-        aws, wanted["Topic"], wanted["Protocol"], wanted["Endpoint"], wanted["Attributes"], changes
+        step.aws,
+        wanted["Topic"],
+        wanted["Protocol"],
+        wanted["Endpoint"],
+        wanted["Attributes"],
+        step.changes,
     )
 
 
-def _role(
-    aws: Aws,
-    stack: Stack,
-    settings: Settings,
-    resource: Resource,
-    wanted: dict[str, Any],
-    changes: Changes,
-) -> None:
-    ensure_role(aws, resource.name, wanted["Trust"], wanted["Policy"], changes)
+def _role(step: Step) -> None:
+    ensure_role(step.aws, step.name, step.wanted["Trust"], step.wanted["Policy"], step.changes)
 
 
-def _function(
-    aws: Aws,
-    stack: Stack,
-    settings: Settings,
-    resource: Resource,
-    wanted: dict[str, Any],
-    changes: Changes,
-) -> None:
+def _function(step: Step) -> None:
+    wanted = step.wanted
     spec = packaging.function_spec(
-        resource.name,
+        step.name,
         packaging.build_zip(wanted["Source"]),
         wanted["Role"],
         wanted["Runtime"],
@@ -191,83 +162,46 @@ def _function(
         wanted["MemorySize"],
         wanted["Environment"],
     )
-    ensure_function(aws, spec, changes)
+    ensure_function(step.aws, spec, step.changes)
     if wanted["Retries"] is not None:
         retries = wanted["Retries"]
-        ensure_async_invoke_config(
-            aws, resource.name, retries["MaximumRetryAttempts"], retries["OnFailure"], changes
-        )
+        attempts, on_failure = retries["MaximumRetryAttempts"], retries["OnFailure"]
+        ensure_async_invoke_config(step.aws, step.name, attempts, on_failure, step.changes)
     if wanted["ReservedConcurrency"] is not None:
-        ensure_reserved_concurrency(aws, resource.name, wanted["ReservedConcurrency"], changes)
+        limit = wanted["ReservedConcurrency"]
+        ensure_reserved_concurrency(step.aws, step.name, limit, step.changes)
 
 
-def _mapping(
-    aws: Aws,
-    stack: Stack,
-    settings: Settings,
-    resource: Resource,
-    wanted: dict[str, Any],
-    changes: Changes,
-) -> None:
-    kind = (
-        "stream mapping"
-        if resource.properties["Source"].kind == "table"
-        else "uploads queue mapping"
-    )
+def _mapping(step: Step) -> None:
+    wanted = step.wanted
+    from_stream = step.resource.properties["Source"].kind == "table"
+    kind = "stream mapping" if from_stream else "uploads queue mapping"
     ensure_event_source_mapping(
-        aws,
+        step.aws,
         wanted["Function"],
         wanted["Source"],
         wanted["Settings"],
         kind,
-        changes,
+        step.changes,
         **wanted["OnCreate"],
     )
 
 
-def _log_group(
-    aws: Aws,
-    stack: Stack,
-    settings: Settings,
-    resource: Resource,
-    wanted: dict[str, Any],
-    changes: Changes,
-) -> None:
-    safety.ensure_log_group(aws, resource.name, wanted["RetentionInDays"], changes)
+def _log_group(step: Step) -> None:
+    safety.ensure_log_group(step.aws, step.name, step.wanted["RetentionInDays"], step.changes)
 
 
-def _alarm(
-    aws: Aws,
-    stack: Stack,
-    settings: Settings,
-    resource: Resource,
-    wanted: dict[str, Any],
-    changes: Changes,
-) -> None:
-    aws.client("cloudwatch").put_metric_alarm(**wanted)  # an upsert
-    changes.record("put", "alarm", resource.name)
+def _alarm(step: Step) -> None:
+    step.aws.client("cloudwatch").put_metric_alarm(**step.wanted)  # an upsert
+    step.changes.record("put", "alarm", step.name)
 
 
-def _user_pool(
-    aws: Aws,
-    stack: Stack,
-    settings: Settings,
-    resource: Resource,
-    wanted: dict[str, Any],
-    changes: Changes,
-) -> None:
-    dashboard_cognito.ensure_user_pool(aws, resource.name, changes)
+def _user_pool(step: Step) -> None:
+    dashboard_cognito.ensure_user_pool(step.aws, step.name, step.changes)
 
 
-def _dashboard(
-    aws: Aws,
-    stack: Stack,
-    settings: Settings,
-    resource: Resource,
-    wanted: dict[str, Any],
-    changes: Changes,
-) -> None:
-    dashboard.ensure(aws, stack, settings, RUNTIME, changes)
+def _dashboard(step: Step) -> None:
+    dashboard.ensure(step.aws, step.stack, step.settings, RUNTIME, step.changes)
 
 
 APPLIERS: dict[str, Apply] = {
