@@ -10,6 +10,7 @@ from typing import Any
 
 from provision.aws import Aws, Changes, ignore_missing
 from provision.stack import Stack
+from provision.storage import ensure_bucket
 
 SITE = Path(__file__).resolve().parent.parent / "site"
 SITE_FILES = {
@@ -52,49 +53,16 @@ def ensure_site_bucket(aws: Aws, stack: Stack, bucket: str, changes: Changes) ->
     Public ACLs stay blocked; only the bucket policy may grant public reads, and it grants
     s3:GetObject on the site's own keys.
     """
+    # Not versioned: each deployment overwrites the site's few files.
+    policy = site_policy(stack, bucket)
+    ensure_bucket(aws, bucket, stack.region, policy, changes, PUBLIC_POLICY_ONLY, versioned=False)
     s3 = aws.s3
-    if ignore_missing(lambda: s3.head_bucket(Bucket=bucket), "404", "NoSuchBucket") is None:
-        options: dict[str, Any] = {}
-        if stack.region != "us-east-1":
-            options["CreateBucketConfiguration"] = {"LocationConstraint": stack.region}
-        s3.create_bucket(Bucket=bucket, **options)
-        changes.record("created", "bucket", bucket)
-    current_block = ignore_missing(
-        lambda: s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"],
-        "NoSuchPublicAccessBlockConfiguration",
-    )
-    if current_block != PUBLIC_POLICY_ONLY:
-        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_POLICY_ONLY)
-        changes.record("updated", "bucket public access block", bucket)
-    rules = ignore_missing(
-        lambda: s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"],
-        "ServerSideEncryptionConfigurationNotFoundError",
-    )
-    algorithms = [
-        rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")
-        for rule in (rules or {}).get("Rules", [])
-    ]
-    if algorithms != ["AES256"]:
-        s3.put_bucket_encryption(
-            Bucket=bucket,
-            ServerSideEncryptionConfiguration={
-                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-            },
-        )
-        changes.record("updated", "bucket encryption", bucket)
     current_website = ignore_missing(
         lambda: s3.get_bucket_website(Bucket=bucket), "NoSuchWebsiteConfiguration"
     )
     if (current_website or {}).get("IndexDocument") != WEBSITE["IndexDocument"]:
         s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=WEBSITE)
         changes.record("updated", "bucket website", bucket)
-    wanted_policy = site_policy(stack, bucket)
-    current_policy = ignore_missing(
-        lambda: s3.get_bucket_policy(Bucket=bucket)["Policy"], "NoSuchBucketPolicy"
-    )
-    if current_policy is None or json.loads(current_policy) != wanted_policy:
-        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(wanted_policy))
-        changes.record("updated", "bucket policy", bucket)
 
 
 def site_files(config: dict[str, Any]) -> dict[str, tuple[bytes, str]]:

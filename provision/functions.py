@@ -36,16 +36,21 @@ def ensure_role(
             "Role"
         ]
         changes.record("created", "role", name)
-    current = ignore_missing(
-        lambda: aws.iam.get_role_policy(RoleName=name, PolicyName=name)["PolicyDocument"],
-        "NoSuchEntity",
-    )
-    if isinstance(current, str):  # some emulators return the document still URL-encoded JSON
-        current = json.loads(current)
-    if current != policy:
+    if inline_policy(aws, name) != policy:
         aws.iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=json.dumps(policy))
         changes.record("updated", "role policy", name)
     return str(role["Arn"])
+
+
+def inline_policy(aws: Aws, role: str) -> dict[str, Any] | None:
+    """The role's inline policy named as the role (the only one provisioning gives it)."""
+    document = ignore_missing(
+        lambda: aws.iam.get_role_policy(RoleName=role, PolicyName=role)["PolicyDocument"],
+        "NoSuchEntity",
+    )
+    if isinstance(document, str):  # some emulators return the document still URL-encoded JSON
+        document = json.loads(document)
+    return document
 
 
 def session_as_new_role(

@@ -9,7 +9,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from provision import alarms, dashboard, dashboard_api, dashboard_cognito, dashboard_site, packaging
+from provision import (
+    alarms,
+    dashboard,
+    dashboard_api,
+    dashboard_cognito,
+    dashboard_site,
+    functions,
+    packaging,
+    safety,
+    storage,
+)
 from provision.aws import Aws, ignore_missing
 from provision.model import Ref, Resource
 from provision.stack import Stack
@@ -84,30 +94,7 @@ def read(aws: Aws, resolve: Resolver, resource: Resource) -> dict[str, Any] | No
 
 
 def _read_bucket(aws: Aws, resolve: Resolver, resource: Resource) -> dict[str, Any] | None:
-    s3, name = aws.s3, resource.name
-    if ignore_missing(lambda: s3.head_bucket(Bucket=name), "404", "NoSuchBucket") is None:
-        return None
-    block = ignore_missing(
-        lambda: s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"],
-        "NoSuchPublicAccessBlockConfiguration",
-    )
-    rules = ignore_missing(
-        lambda: s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"],
-        "ServerSideEncryptionConfigurationNotFoundError",
-    )
-    algorithms = [
-        rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")
-        for rule in (rules or {}).get("Rules", [])
-    ]
-    policy = ignore_missing(
-        lambda: s3.get_bucket_policy(Bucket=name)["Policy"], "NoSuchBucketPolicy"
-    )
-    return {
-        "PublicAccessBlock": block,
-        "Encryption": algorithms[0] if algorithms == ["AES256"] else algorithms,
-        "Versioning": s3.get_bucket_versioning(Bucket=name).get("Status"),
-        "Policy": json.loads(policy) if policy else None,
-    }
+    return storage.bucket_settings(aws, resource.name)
 
 
 def _read_notification(aws: Aws, resolve: Resolver, resource: Resource) -> dict[str, Any] | None:
@@ -208,17 +195,11 @@ def _read_role(aws: Aws, resolve: Resolver, resource: Resource) -> dict[str, Any
     role = ignore_missing(lambda: aws.iam.get_role(RoleName=resource.name)["Role"], "NoSuchEntity")
     if role is None:
         return None
-    policy = ignore_missing(
-        lambda: aws.iam.get_role_policy(RoleName=resource.name, PolicyName=resource.name)[
-            "PolicyDocument"
-        ],
-        "NoSuchEntity",
-    )
     trust = role.get("AssumeRolePolicyDocument")
-    # Some emulators return the documents still as JSON text.
     return {
+        # Some emulators return the document still as JSON text.
         "Trust": json.loads(trust) if isinstance(trust, str) else trust,
-        "Policy": json.loads(policy) if isinstance(policy, str) else policy,
+        "Policy": functions.inline_policy(aws, resource.name),
     }
 
 
@@ -274,8 +255,7 @@ def _read_mapping(aws: Aws, resolve: Resolver, resource: Resource) -> dict[str, 
 
 
 def _read_log_group(aws: Aws, resolve: Resolver, resource: Resource) -> dict[str, Any] | None:
-    groups = aws.logs.describe_log_groups(logGroupNamePrefix=resource.name).get("logGroups", [])
-    group = next((group for group in groups if group["logGroupName"] == resource.name), None)
+    group = safety.find_log_group(aws, resource.name)
     return None if group is None else {"RetentionInDays": group.get("retentionInDays")}
 
 

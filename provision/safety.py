@@ -4,6 +4,8 @@ is marked in provision.description.)"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from provision.aws import Aws, Changes
 
 # The retention periods CloudWatch Logs accepts, in days.
@@ -23,14 +25,19 @@ def ensure_point_in_time_recovery(aws: Aws, table: str, changes: Changes) -> Non
         changes.record("updated", "table point-in-time recovery", table)
 
 
+def find_log_group(aws: Aws, name: str) -> dict[str, Any] | None:
+    """The log group called exactly `name` (the API looks groups up by prefix)."""
+    groups = aws.logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
+    return next((group for group in groups if group["logGroupName"] == name), None)
+
+
 def ensure_log_group(aws: Aws, name: str, retention_days: int, changes: Changes) -> None:
     """The log group `name`, its events deleted after `retention_days`. Made before the
     function first logs, which would otherwise create it with no expiry."""
     if retention_days not in LOG_RETENTION_DAYS:
         raise ValueError(f"log retention of {retention_days} days: CloudWatch Logs takes one of "
                          f"{', '.join(map(str, LOG_RETENTION_DAYS))}")  # fmt: skip
-    groups = aws.logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
-    group = next((group for group in groups if group["logGroupName"] == name), None)
+    group = find_log_group(aws, name)
     if group is None:
         aws.logs.create_log_group(logGroupName=name)
         changes.record("created", "log group", name)

@@ -20,44 +20,65 @@ BLOCK_ALL_PUBLIC_ACCESS = {
 }
 
 
+def bucket_settings(aws: Aws, name: str) -> dict[str, Any] | None:
+    """What of the bucket ensure_bucket keeps in line (its public access block, default
+    encryption, versioning and policy), or None if there is no such bucket."""
+    s3 = aws.s3
+    if ignore_missing(lambda: s3.head_bucket(Bucket=name), "404", "NoSuchBucket") is None:
+        return None
+    block = ignore_missing(
+        lambda: s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"],
+        "NoSuchPublicAccessBlockConfiguration",
+    )
+    rules = ignore_missing(
+        lambda: s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"],
+        "ServerSideEncryptionConfigurationNotFoundError",
+    )
+    algorithms = [
+        rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")
+        for rule in (rules or {}).get("Rules", [])
+    ]
+    policy = ignore_missing(
+        lambda: s3.get_bucket_policy(Bucket=name)["Policy"], "NoSuchBucketPolicy"
+    )
+    return {
+        "PublicAccessBlock": block,
+        "Encryption": algorithms[0] if algorithms == ["AES256"] else algorithms,
+        "Versioning": s3.get_bucket_versioning(Bucket=name).get("Status"),
+        "Policy": json.loads(policy) if policy else None,
+    }
+
+
 def ensure_bucket(
-    aws: Aws, name: str, region: str, policy: dict[str, Any] | None, changes: Changes
+    aws: Aws,
+    name: str,
+    region: str,
+    policy: dict[str, Any] | None,
+    changes: Changes,
+    public_access: dict[str, bool] = BLOCK_ALL_PUBLIC_ACCESS,
+    versioned: bool = True,
 ) -> None:
-    """A private, encrypted, versioned bucket, with this bucket policy if one is given."""
-    if ignore_missing(lambda: aws.s3.head_bucket(Bucket=name), "404", "NoSuchBucket") is None:
+    """An encrypted bucket, private unless `public_access` lets its policy grant public reads,
+    versioned if `versioned`, with this bucket policy if one is given."""
+    current = bucket_settings(aws, name)
+    if current is None:
         options: dict[str, Any] = {}
         if region != "us-east-1":
             options["CreateBucketConfiguration"] = {"LocationConstraint": region}
         aws.s3.create_bucket(Bucket=name, **options)
         changes.record("created", "bucket", name)
-    current = ignore_missing(
-        lambda: aws.s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"],
-        "NoSuchPublicAccessBlockConfiguration",
-    )
-    if current != BLOCK_ALL_PUBLIC_ACCESS:
-        aws.s3.put_public_access_block(
-            Bucket=name, PublicAccessBlockConfiguration=BLOCK_ALL_PUBLIC_ACCESS
-        )
+        current = bucket_settings(aws, name) or {}
+    if current["PublicAccessBlock"] != public_access:
+        aws.s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=public_access)
         changes.record("updated", "bucket public access block", name)
-    encryption = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
-    rules = ignore_missing(
-        lambda: aws.s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"],
-        "ServerSideEncryptionConfigurationNotFoundError",
-    )
-    current_algorithms = [
-        rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")
-        for rule in (rules or {}).get("Rules", [])
-    ]
-    if current_algorithms != ["AES256"]:
+    if current["Encryption"] != "AES256":
+        encryption = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
         aws.s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=encryption)
         changes.record("updated", "bucket encryption", name)
-    if aws.s3.get_bucket_versioning(Bucket=name).get("Status") != "Enabled":
+    if versioned and current["Versioning"] != "Enabled":
         aws.s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         changes.record("updated", "bucket versioning", name)
-    current_policy = ignore_missing(
-        lambda: json.loads(aws.s3.get_bucket_policy(Bucket=name)["Policy"]), "NoSuchBucketPolicy"
-    )
-    if policy is not None and current_policy != policy:
+    if policy is not None and current["Policy"] != policy:
         aws.s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
         changes.record("updated", "bucket policy", name)
 
