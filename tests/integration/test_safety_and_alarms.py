@@ -9,7 +9,7 @@ import uuid
 from provision import alarms, dashboard, dashboard_cognito, deploy
 from provision.__main__ import main as provision_main
 from provision.aws import Aws
-from provision.stack import Stack
+from tests.unit.fakes import data_tables
 
 
 def test_destroy_keeps_the_data_and_the_users_until_told_to_and_removes_the_alarms(
@@ -54,15 +54,3 @@ def test_destroy_keeps_the_data_and_the_users_until_told_to_and_removes_the_alar
         assert dashboard.find_user_pool(aws, pool) is None
     finally:
         deploy.destroy(aws, located)
-
-
-def data_tables(stack: Stack) -> tuple[str, ...]:
-    """The tables destroy keeps: the inventory, what was loaded and alerted, and the
-    dashboard's figures and history."""
-    return (
-        stack.table,
-        stack.snapshots_table,
-        stack.sent_alerts_table,
-        stack.summary_table,
-        stack.history_table,
-    )

@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from provision import dashboard
 from provision.aws import Aws
+from provision.stack import Stack
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -167,3 +168,15 @@ def metric_flushes(stdout: str) -> list[MetricFlush]:
             )
         )
     return flushes
+
+
+def data_tables(stack: Stack) -> tuple[str, ...]:
+    """The tables destroy keeps (an expectation written out, not read from the description):
+    the inventory, what was loaded and alerted, and the dashboard's figures and history."""
+    return (
+        stack.table,
+        stack.snapshots_table,
+        stack.sent_alerts_table,
+        stack.summary_table,
+        stack.history_table,
+    )

@@ -11,8 +11,8 @@ import pytest
 
 from provision import deploy, safety
 from provision.aws import Changes
-from provision.stack import Settings, Stack
-from tests.unit.fakes import moto_account
+from provision.stack import Settings
+from tests.unit.fakes import data_tables, moto_account
 
 SETTINGS = Settings(dashboard=False)  # moto's API Gateway needs a package we do not install
 
@@ -87,15 +87,3 @@ def test_a_retention_cloudwatch_does_not_offer_is_refused_with_the_ones_it_does(
     # given / when / then
     with pytest.raises(ValueError, match="takes one of 1, 3, 5, 7, 14, 30"):
         safety.ensure_log_group(aws.clients, "/aws/lambda/x", 10, Changes())
-
-
-def data_tables(stack: Stack) -> tuple[str, ...]:
-    """The tables destroy keeps: the inventory, what was loaded and alerted, and the
-    dashboard's figures and history."""
-    return (
-        stack.table,
-        stack.snapshots_table,
-        stack.sent_alerts_table,
-        stack.summary_table,
-        stack.history_table,
-    )
