@@ -215,10 +215,12 @@ def test_make_plan_says_what_up_would_change_and_changes_nothing(devloop):
     # given the stack `make up` built without its dashboard; when `make plan` is run on it
     port = devloop.endpoint.rsplit(":", 1)[-1]
     people = [f"EMAIL={EMAIL}", f"SMS={PHONE}"]
-    # as from a person's shell, not from inside `make test` (whose make would say where it is)
+    # as from a person's shell, not from inside `make test` (whose make would say where it is);
+    # --silent: a virtualenv older than the requirements is brought up to date first, and
+    # make would echo those commands
     shell = {k: v for k, v in devloop.env.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     result = subprocess.run(
-        ["make", "plan", f"STACK={devloop.stack}", f"PORT={port}", *people],
+        ["make", "--silent", "plan", f"STACK={devloop.stack}", f"PORT={port}", *people],
         cwd=ROOT,
         env=shell,
         capture_output=True,
